@@ -1,0 +1,72 @@
+"""The gateway: an async FastAPI app that checks uploads and forwards them to the worker."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+from starlette.formparsers import MultiPartParser
+
+from api.body_limit import BodySizeLimitMiddleware
+from api.routes import compare, legacy, meta
+from api.supervisor import WorkerSupervisor
+from api.worker_client import WorkerClient
+from shared.http_errors import install_error_handlers
+from shared.settings import Settings, get_settings
+
+DESCRIPTION = """
+Tells how alike two images are, where they differ, and why.
+
+* **ssim** compares pixel structure: the same picture re-encoded or slightly blurred scores
+  high, two different photos of one subject score low.
+* **vgg16**, **resnet50**, **mobilenet_v2** compare what the images show (cosine similarity of
+  ImageNet CNN features): two photos of one subject score high.
+
+Every error has the body `{"error": {"code", "message", "detail"}}`.
+"""
+
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The gateway app; its lifespan starts (or finds) the worker and stops it at the end."""
+    settings = settings or get_settings()
+    # Keep uploads in memory up to the limit: they are never spooled to disk.
+    MultiPartParser.spool_max_size = settings.max_upload_bytes + 1
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        supervisor = WorkerSupervisor(settings)
+        worker = WorkerClient(settings, supervisor)
+        app.state.settings = settings
+        app.state.supervisor = supervisor
+        app.state.worker = worker
+        await supervisor.start()
+        try:
+            yield
+        finally:
+            await supervisor.stop()
+            await worker.aclose()
+
+    app = FastAPI(
+        title="Image Similarity Checker",
+        description=DESCRIPTION,
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_body_bytes=2 * settings.max_upload_bytes + MULTIPART_OVERHEAD_BYTES,
+    )
+    app.include_router(compare.router)
+    app.include_router(legacy.router)
+    app.include_router(meta.router)
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    return app

@@ -1,0 +1,58 @@
+"""``POST /compare``: the original product's contract, kept for existing clients."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, UploadFile
+
+from api.dependencies import SettingsDep, WorkerDep
+from api.routes.responses import COMPARE_ERRORS
+from api.uploads import read_checked_upload
+from shared.errors import ErrorCode, ServiceError
+from shared.methods import MethodName, parse_method_name
+from shared.schemas import LegacyCompareResult
+
+router = APIRouter(tags=["legacy"])
+
+
+@router.post(
+    "/compare",
+    response_model=LegacyCompareResult,
+    responses=COMPARE_ERRORS,
+    summary="Legacy: compare two images (original contract)",
+)
+async def compare_legacy(
+    image1: Annotated[UploadFile, File(description="The reference image.")],
+    image2: Annotated[UploadFile, File(description="The image to compare with image1.")],
+    settings: SettingsDep,
+    worker: WorkerDep,
+    model: Annotated[
+        str, Form(description="ssim, vgg16, resnet50 or mobilenet_v2 (also: mobilenet).")
+    ] = MethodName.SSIM.value,
+) -> LegacyCompareResult:
+    """The original endpoint: form fields ``image1``, ``image2``, ``model`` (default ``ssim``).
+
+    New clients should use ``POST /api/v1/compare``, which also returns the verdict, the
+    explanation, image sizes and timings.
+    """
+    method = parse_method_name(model)
+    if method is None:
+        choices = ", ".join(name.value for name in MethodName)
+        raise ServiceError(
+            422,
+            ErrorCode.UNKNOWN_METHOD,
+            f"Unknown model {model!r}; use one of {choices}.",
+            {"field": "model"},
+        )
+    (data_a, _), (data_b, _) = await asyncio.gather(
+        read_checked_upload(image1, "image1", settings),
+        read_checked_upload(image2, "image2", settings),
+    )
+    result = await worker.compare(method, data_a, data_b)
+    return LegacyCompareResult(
+        similarity_score=round(max(0.0, min(1.0, result.score)), 6),
+        model_used=result.method.value,
+        heatmap_image=result.heatmap,
+    )

@@ -1,0 +1,59 @@
+"""``GET /api/v1/methods`` and ``GET /health``: what can run now, and how the service is."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.dependencies import SupervisorDep, WorkerDep
+from shared.errors import ServiceError
+from shared.methods import METHOD_INFO, MethodName
+from shared.schemas import HealthResponse, MethodsResponse, MethodState, MethodStatus
+
+router = APIRouter(tags=["meta"])
+
+
+@router.get("/api/v1/methods", response_model=MethodsResponse, summary="List the methods")
+async def list_methods(worker: WorkerDep, supervisor: SupervisorDep) -> MethodsResponse:
+    """Every method with a one-line description and whether it can run right now."""
+    try:
+        return await worker.methods()
+    except ServiceError:
+        reason = f"The model worker is {supervisor.state}; try again in a few seconds."
+        return MethodsResponse(
+            methods=[
+                MethodStatus(
+                    name=name,
+                    title=METHOD_INFO[name].title,
+                    family=METHOD_INFO[name].family,
+                    description=METHOD_INFO[name].description,
+                    available=False,
+                    state=MethodState.LOADING,
+                    reason=reason,
+                    calibrated=False,
+                )
+                for name in MethodName
+            ]
+        )
+
+
+@router.get("/health", response_model=HealthResponse, summary="Gateway and worker state")
+async def health(worker: WorkerDep, supervisor: SupervisorDep) -> HealthResponse:
+    """The gateway answers while it runs; the worker part says whether comparisons can run."""
+    report = HealthResponse(
+        status="ok" if supervisor.state == "ready" else "degraded",
+        worker=supervisor.state,
+        worker_pid=supervisor.pid,
+        worker_restarts=supervisor.restarts,
+        worker_error=supervisor.error,
+    )
+    if supervisor.reachable:
+        try:
+            worker_report = await worker.health()
+        except ServiceError as exc:
+            report.status = "degraded"
+            report.worker_error = exc.message
+        else:
+            report.worker_pid = worker_report.pid
+            report.models_loaded = worker_report.models_loaded
+            report.models_unavailable = worker_report.models_unavailable
+    return report

@@ -1,0 +1,107 @@
+"""Talk to the model worker over HTTP with one shared ``httpx.AsyncClient``.
+
+Every failure of the hop becomes a ``ServiceError`` with a status a client can act on: 503 when
+the worker is not there, 504 when it takes too long, and the worker's own 4xx/5xx passed on.
+"""
+
+from __future__ import annotations
+
+import httpx
+from pydantic import ValidationError
+
+from api.supervisor import WorkerSupervisor
+from shared.errors import ErrorCode, ErrorResponse, ServiceError
+from shared.methods import MethodName
+from shared.schemas import CompareResult, MethodsResponse, WorkerHealth
+from shared.settings import Settings
+
+
+class WorkerClient:
+    """The gateway's only way to reach the worker."""
+
+    def __init__(self, settings: Settings, supervisor: WorkerSupervisor) -> None:
+        self.settings = settings
+        self.supervisor = supervisor
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(
+                settings.worker_timeout_s,
+                connect=settings.worker_connect_timeout_s,
+            ),
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
+        )
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._client.aclose()
+
+    def _unavailable(self, why: str | None = None) -> ServiceError:
+        state = self.supervisor.state
+        reason = why or self.supervisor.error
+        message = f"The model worker is not available (state: {state})."
+        if reason:
+            message += f" Reason: {reason}."
+        message += " Try again in a few seconds."
+        return ServiceError(503, ErrorCode.WORKER_UNAVAILABLE, message, {"worker_state": state})
+
+    async def _request(self, method: str, path: str, **kwargs: object) -> httpx.Response:
+        if not self.supervisor.reachable:
+            raise self._unavailable()
+        try:
+            return await self._client.request(
+                method,
+                self.supervisor.url + path,
+                **kwargs,  # type: ignore[arg-type]
+            )
+        except httpx.TimeoutException as exc:
+            if isinstance(exc, httpx.ConnectTimeout):
+                raise self._unavailable("connecting to it timed out") from exc
+            raise ServiceError(
+                504,
+                ErrorCode.WORKER_TIMEOUT,
+                f"The model worker did not answer within {self.settings.worker_timeout_s:g} s. "
+                f"Try smaller images or try again later.",
+                {"timeout_s": self.settings.worker_timeout_s},
+            ) from exc
+        except httpx.TransportError as exc:
+            raise self._unavailable(f"the connection failed ({type(exc).__name__})") from exc
+
+    @staticmethod
+    def _raise_for_error(response: httpx.Response) -> None:
+        """Pass the worker's error on unchanged when it has our shape."""
+        if response.status_code < 400:
+            return
+        try:
+            error = ErrorResponse.model_validate_json(response.content).error
+        except ValidationError:
+            raise ServiceError(
+                503,
+                ErrorCode.WORKER_UNAVAILABLE,
+                f"The model worker answered {response.status_code} without an explanation.",
+            ) from None
+        raise ServiceError(response.status_code, error.code, error.message, error.detail)
+
+    async def compare(self, method: MethodName, image_a: bytes, image_b: bytes) -> CompareResult:
+        """Forward one comparison; the files travel without their client-given names."""
+        response = await self._request(
+            "POST",
+            "/v1/compare",
+            data={"method": method.value},
+            files={
+                "image_a": ("image_a", image_a, "application/octet-stream"),
+                "image_b": ("image_b", image_b, "application/octet-stream"),
+            },
+        )
+        self._raise_for_error(response)
+        return CompareResult.model_validate_json(response.content)
+
+    async def methods(self) -> MethodsResponse:
+        """The worker's method list with live availability."""
+        response = await self._request("GET", "/v1/methods")
+        self._raise_for_error(response)
+        return MethodsResponse.model_validate_json(response.content)
+
+    async def health(self) -> WorkerHealth:
+        """The worker's own report."""
+        response = await self._request("GET", "/v1/health")
+        self._raise_for_error(response)
+        return WorkerHealth.model_validate_json(response.content)

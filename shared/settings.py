@@ -1,0 +1,89 @@
+"""One settings object for the gateway and the worker, read from ``ISC_*`` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of the service in one place; the README lists them with their defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="ISC_", env_file=None, extra="ignore")
+
+    # Gateway
+    host: str = Field("127.0.0.1", description="Address the gateway listens on.")
+    port: int = Field(8000, description="Port the gateway listens on.")
+    max_upload_bytes: int = Field(
+        20 * 1024 * 1024, description="Largest accepted file, per image, in bytes (413 above)."
+    )
+    max_image_pixels: int = Field(
+        40_000_000,
+        description="Largest accepted image, width x height, per image (413 above: "
+        "decompression-bomb guard, checked from the header before decoding).",
+    )
+
+    # Worker placement: embedded (spawned by the gateway) unless a URL is given.
+    worker_url: str | None = Field(
+        None,
+        description="URL of an external worker (e.g. http://worker:8001). "
+        "Unset: the gateway starts and supervises its own worker process.",
+    )
+    worker_host: str = Field("127.0.0.1", description="Address the worker listens on.")
+    worker_port: int = Field(
+        0, description="Port the worker listens on; 0 picks a free port (embedded mode)."
+    )
+    worker_start_timeout_s: float = Field(
+        300.0, description="How long the gateway waits for a spawned worker to answer."
+    )
+    worker_timeout_s: float = Field(
+        120.0, description="Longest a single comparison may take in the worker (504 above)."
+    )
+    worker_connect_timeout_s: float = Field(3.0, description="Connect timeout to the worker.")
+    worker_restart_backoff_s: float = Field(
+        1.0, description="First delay before restarting a dead worker; doubles up to 30 s."
+    )
+
+    # Models
+    weights_dir: Path | None = Field(
+        None,
+        description="Folder holding Keras ImageNet no-top weight files (Keras file names). "
+        "Unset: Keras's own cache, ~/.keras/models.",
+    )
+    allow_weight_download: bool = Field(
+        True,
+        description="Let Keras download missing ImageNet weights (needs internet access).",
+    )
+    cnn_methods: str = Field(
+        "vgg16,resnet50,mobilenet_v2",
+        description="Comma-separated CNNs the worker loads at start-up.",
+    )
+    cnn_random_init: bool = Field(
+        False,
+        description="TESTS ONLY: build CNNs whose weights are missing with a fixed random "
+        "initialisation. Their results are marked weights='random-init'.",
+    )
+    cnn_random_seed: int = Field(1234, description="Seed for cnn_random_init.")
+    cnn_canvas_pixels: int = Field(
+        224 * 224, description="Approximate input area (pixels) each image is resized to."
+    )
+
+    # Output
+    heatmap_max_side: int = Field(
+        768, description="Longest side of the returned heatmap PNG, in pixels."
+    )
+
+    log_level: str = Field("info", description="Log level of both processes.")
+
+    def cnn_method_names(self) -> list[str]:
+        """The configured CNNs, in the order given."""
+        return [name.strip() for name in self.cnn_methods.split(",") if name.strip()]
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

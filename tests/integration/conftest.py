@@ -1,0 +1,46 @@
+"""Real processes on loopback: one gateway+worker pair per configuration."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.paths import WEIGHTS
+from tests.support.service import Service, running_service
+
+MAX_UPLOAD_BYTES = 3_000_000
+MAX_IMAGE_PIXELS = 20_000_000
+
+
+@pytest.fixture(scope="session")
+def log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("service-logs")
+
+
+@pytest.fixture(scope="session")
+def service(log_dir: Path) -> Iterator[Service]:
+    """All four methods: MobileNetV2 with the shared ImageNet weights when present; CNNs without
+    weights get the test-only random initialisation so that their path runs for real."""
+    with running_service(
+        log_dir,
+        "main",
+        weights_dir=str(WEIGHTS),
+        cnn_random_init="true",
+        max_upload_bytes=str(MAX_UPLOAD_BYTES),
+        max_image_pixels=str(MAX_IMAGE_PIXELS),
+    ) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def service_without_weights(
+    log_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Service]:
+    """The production default when weights are missing: the CNN is listed but unavailable."""
+    empty = tmp_path_factory.mktemp("no-weights")
+    with running_service(
+        log_dir, "no-weights", weights_dir=str(empty), cnn_methods="vgg16"
+    ) as running:
+        yield running

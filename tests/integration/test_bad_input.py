@@ -1,0 +1,120 @@
+"""Every kind of bad request gets a clear JSON error with the right status; serving goes on."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.integration.conftest import MAX_IMAGE_PIXELS, MAX_UPLOAD_BYTES
+from tests.support.checks import assert_error
+from tests.support.images import astronaut, coffee, encode, jpeg, png
+from tests.support.service import Service
+
+GOOD = jpeg(astronaut())
+
+
+def _post(service: Service, files: dict, data: dict | None = None, path: str = "/api/v1/compare"):
+    with service.client() as client:
+        return client.post(path, files=files, data=data or {})
+
+
+def _pair(b: bytes, name_b: str = "b.png") -> dict:
+    return {"image_a": ("a.jpg", GOOD), "image_b": (name_b, b)}
+
+
+def test_missing_file_field_is_422(service: Service) -> None:
+    response = _post(service, {"image_a": ("a.jpg", GOOD)}, {"method": "ssim"})
+    error = assert_error(response, 422, "validation_error")
+    assert "image_b" in error["message"]
+
+
+def test_missing_method_is_422(service: Service) -> None:
+    error = assert_error(_post(service, _pair(GOOD)), 422, "validation_error")
+    assert "method" in error["message"]
+
+
+def test_unknown_method_is_422(service: Service) -> None:
+    error = assert_error(_post(service, _pair(GOOD), {"method": "sift"}), 422, "unknown_method")
+    assert "'sift'" in error["message"] and "mobilenet_v2" in error["message"]
+
+
+def test_unknown_legacy_model_is_422(service: Service) -> None:
+    response = _post(
+        service, {"image1": ("a", GOOD), "image2": ("b", GOOD)}, {"model": "alexnet"}, "/compare"
+    )
+    assert_error(response, 422, "unknown_method")
+
+
+def test_not_an_image_is_415_even_with_an_image_name(service: Service) -> None:
+    response = _post(
+        service, _pair(b"%PDF-1.4 this is not a picture" * 10, "photo.jpg"), {"method": "ssim"}
+    )
+    error = assert_error(response, 415, "unsupported_media_type")
+    assert error["detail"]["field"] == "image_b"
+
+
+def test_empty_file_is_422(service: Service) -> None:
+    assert_error(_post(service, _pair(b""), {"method": "ssim"}), 422, "empty_file")
+
+
+def test_truncated_file_is_422(service: Service) -> None:
+    data = png(coffee())
+    assert_error(
+        _post(service, _pair(data[: len(data) // 3]), {"method": "ssim"}), 422, "corrupt_image"
+    )
+
+
+def test_truncated_file_is_422_for_a_cnn_too(service: Service) -> None:
+    data = jpeg(coffee())
+    response = _post(service, _pair(data[: len(data) // 2]), {"method": "mobilenet_v2"})
+    assert_error(response, 422, "corrupt_image")
+
+
+def test_file_over_the_byte_limit_is_413(service: Service) -> None:
+    noise = np.random.default_rng(0).integers(0, 255, (1100, 1100, 3), dtype=np.uint8)
+    big = png(noise)
+    assert MAX_UPLOAD_BYTES < len(big) < 2 * MAX_UPLOAD_BYTES
+    error = assert_error(_post(service, _pair(big), {"method": "ssim"}), 413, "file_too_large")
+    assert error["detail"]["field"] == "image_b"
+
+
+def test_request_body_far_over_the_limit_is_refused_before_parsing(service: Service) -> None:
+    huge = b"\0" * (3 * MAX_UPLOAD_BYTES)
+    assert_error(_post(service, _pair(huge), {"method": "ssim"}), 413, "file_too_large")
+
+
+def test_decompression_bomb_is_413(service: Service) -> None:
+    side = int((MAX_IMAGE_PIXELS * 1.5) ** 0.5)
+    bomb = encode(Image.new("L", (side, side)), "PNG", optimize=True)
+    assert len(bomb) < 200_000  # tiny file, huge image
+    error = assert_error(_post(service, _pair(bomb), {"method": "ssim"}), 413, "image_too_large")
+    assert error["detail"]["size"] == [side, side]
+
+
+def test_image_smaller_than_the_ssim_window_is_422(service: Service) -> None:
+    tiny = png(np.zeros((8, 8, 3), np.uint8))
+    assert_error(_post(service, _pair(tiny), {"method": "ssim"}), 422, "image_too_small")
+
+
+@pytest.mark.parametrize("method", ["vgg16", "mobilenet_v2"])
+def test_one_pixel_image_works_for_cnns(service: Service, method: str) -> None:
+    one = png(np.full((1, 1, 3), 200, np.uint8))
+    response = _post(service, _pair(one), {"method": method})
+    assert response.status_code == 200, response.text
+
+
+def test_unknown_route_and_wrong_verb_have_the_error_shape(service: Service) -> None:
+    with service.client() as client:
+        assert_error(client.get("/api/v1/nothing"), 404, "not_found")
+        assert_error(client.get("/api/v1/compare"), 405, "method_not_allowed")
+
+
+def test_service_keeps_serving_after_bad_requests(service: Service) -> None:
+    for _ in range(3):
+        _post(service, _pair(b"garbage"), {"method": "ssim"})
+        _post(service, _pair(b""), {"method": "resnet50"})
+    response = _post(service, _pair(GOOD), {"method": "ssim"})
+    assert response.status_code == 200
+    assert response.json()["score"] == pytest.approx(1.0, abs=1e-9)
+    assert service.health()["status"] == "ok"

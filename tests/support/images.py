@@ -1,0 +1,37 @@
+"""Real images for tests, encoded in whatever format or mode a test needs."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image
+from skimage import data
+
+
+def astronaut() -> np.ndarray:
+    """scikit-image's astronaut photo (public domain, NASA), RGB 512x512."""
+    return data.astronaut()
+
+
+def coffee() -> np.ndarray:
+    """scikit-image's coffee photo (CC0), RGB 400x600."""
+    return data.coffee()
+
+
+def encode(pixels: np.ndarray | Image.Image, fmt: str, **options: object) -> bytes:
+    """Encode an array or Pillow image in ``fmt``."""
+    image = pixels if isinstance(pixels, Image.Image) else Image.fromarray(pixels)
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+def png(pixels: np.ndarray) -> bytes:
+    """PNG bytes of an RGB or grey array."""
+    return encode(pixels, "PNG")
+
+
+def jpeg(pixels: np.ndarray, quality: int = 90) -> bytes:
+    """JPEG bytes of an RGB array."""
+    return encode(pixels, "JPEG", quality=quality)

@@ -1,0 +1,108 @@
+"""Start the real gateway (which starts the real worker) on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from tests.support.paths import REPO
+
+START_TIMEOUT_S = 300.0
+
+
+def free_port() -> int:
+    """A loopback port that was free a moment ago."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Service:
+    """A running gateway + worker pair."""
+
+    base_url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def client(self, timeout: float = 120.0) -> httpx.Client:
+        """A fresh HTTP client for this service."""
+        return httpx.Client(base_url=self.base_url, timeout=timeout)
+
+    def health(self) -> dict:
+        """The current ``/health`` report."""
+        return httpx.get(f"{self.base_url}/health", timeout=10).json()
+
+    def wait_for_worker(self, state: str = "ready", timeout: float = START_TIMEOUT_S) -> dict:
+        """Poll ``/health`` until the worker reaches ``state``."""
+        deadline = time.monotonic() + timeout
+        last: dict | str = "no answer"
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gateway exited early:\n{self.log_tail()}")
+            try:
+                last = self.health()
+                if last.get("worker") == state:
+                    return last
+            except httpx.HTTPError as exc:
+                last = repr(exc)
+            time.sleep(0.25)
+        raise TimeoutError(f"worker not {state} after {timeout} s: {last}\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 60) -> str:
+        """The end of the service's log, for failure messages."""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@contextmanager
+def running_service(log_dir: Path, name: str, **settings: str) -> Iterator[Service]:
+    """Run ``python -m api`` with ``ISC_*`` settings until the block ends."""
+    port = free_port()
+    env = os.environ.copy()
+    env.update(
+        {
+            "ISC_HOST": "127.0.0.1",
+            "ISC_PORT": str(port),
+            "ISC_ALLOW_WEIGHT_DOWNLOAD": "false",
+            "ISC_LOG_LEVEL": "warning",
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+        }
+    )
+    env.update({f"ISC_{key.upper()}": value for key, value in settings.items()})
+    log_path = log_dir / f"{name}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "api"],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    service = Service(f"http://127.0.0.1:{port}", process, log_path)
+    try:
+        service.wait_for_worker("ready")
+        yield service
+    finally:
+        stop(process)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL the whole process group if it does not end."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        with suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=30)
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)

@@ -1,0 +1,158 @@
+"""Every accepted format and colour mode decodes to the right RGB pixels; bad files get 4xx."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from shared.errors import ErrorCode, ServiceError
+from tests.support.images import astronaut, encode, png
+from worker.decode import decode_image
+
+LIMIT = 50_000_000
+
+
+def _photo() -> np.ndarray:
+    return astronaut()[::4, ::4]  # 128 x 128 real photo
+
+
+@pytest.mark.parametrize(
+    ("fmt", "options", "tolerance"),
+    [
+        ("PNG", {}, 0),
+        ("BMP", {}, 0),
+        ("TIFF", {}, 0),
+        ("WEBP", {"lossless": True}, 0),
+        ("JPEG", {"quality": 95}, 12),
+    ],
+)
+def test_formats_decode_to_the_same_pixels(fmt: str, options: dict, tolerance: int) -> None:
+    pixels = _photo()
+    decoded = decode_image(encode(pixels, fmt, **options), "image_a", LIMIT)
+    assert decoded.pixels.shape == pixels.shape
+    assert decoded.pixels.dtype == np.uint8
+    assert np.abs(decoded.pixels.astype(int) - pixels).mean() <= tolerance
+    assert decoded.info.format == fmt
+    assert (decoded.info.width, decoded.info.height) == (128, 128)
+
+
+def test_gif_uses_the_first_frame() -> None:
+    first = Image.new("RGB", (32, 24), (255, 0, 0))
+    second = Image.new("RGB", (32, 24), (0, 0, 255))
+    buffer = io.BytesIO()
+    first.save(buffer, format="GIF", save_all=True, append_images=[second])
+    decoded = decode_image(buffer.getvalue(), "image_a", LIMIT)
+    assert decoded.info.format == "GIF"
+    assert tuple(decoded.pixels[5, 5]) == (255, 0, 0)
+
+
+def test_grayscale_becomes_three_equal_channels() -> None:
+    grey = np.asarray(Image.fromarray(_photo()).convert("L"))
+    decoded = decode_image(png(grey), "image_a", LIMIT)
+    assert decoded.info.mode == "L"
+    assert np.array_equal(decoded.pixels[..., 0], grey)
+    assert np.array_equal(decoded.pixels[..., 1], decoded.pixels[..., 2])
+
+
+def test_palette_image_keeps_its_colours() -> None:
+    paletted = Image.fromarray(_photo()).convert("P", palette=Image.Palette.ADAPTIVE, colors=64)
+    decoded = decode_image(encode(paletted, "PNG"), "image_a", LIMIT)
+    assert decoded.info.mode == "P"
+    assert np.array_equal(decoded.pixels, np.asarray(paletted.convert("RGB")))
+
+
+def test_sixteen_bit_grey_is_scaled_by_its_range_not_stretched() -> None:
+    ramp = (np.linspace(0, 65535, 64 * 48).reshape(48, 64)).astype(np.uint16)
+    image = Image.fromarray(ramp)
+    decoded = decode_image(encode(image, "PNG"), "image_a", LIMIT)
+    assert decoded.info.mode.startswith("I")
+    assert decoded.pixels[0, 0, 0] == 0
+    assert decoded.pixels[-1, -1, 0] == 255
+    assert decoded.pixels[24, 32, 0] == pytest.approx(ramp[24, 32] / 257, abs=1)
+
+
+def test_cmyk_jpeg_is_converted_to_rgb() -> None:
+    cmyk = Image.fromarray(_photo()).convert("CMYK")
+    decoded = decode_image(encode(cmyk, "JPEG", quality=95), "image_a", LIMIT)
+    assert decoded.info.mode == "CMYK"
+    expected = np.asarray(cmyk.convert("RGB")).astype(int)
+    assert np.abs(decoded.pixels.astype(int) - expected).mean() < 12
+
+
+def test_bilevel_image_is_black_and_white() -> None:
+    bilevel = Image.fromarray(_photo()).convert("1")
+    decoded = decode_image(encode(bilevel, "PNG"), "image_a", LIMIT)
+    assert set(np.unique(decoded.pixels)) <= {0, 255}
+
+
+def test_transparency_is_composited_over_white() -> None:
+    rgba = np.zeros((20, 30, 4), dtype=np.uint8)
+    rgba[..., 0] = 200  # red, fully transparent on the left half, opaque on the right
+    rgba[:, 15:, 3] = 255
+    decoded = decode_image(png(rgba), "image_a", LIMIT)
+    assert tuple(decoded.pixels[10, 2]) == (255, 255, 255)
+    assert tuple(decoded.pixels[10, 25]) == (200, 0, 0)
+
+
+def test_half_transparent_grey_with_alpha_blends_with_white() -> None:
+    la = Image.fromarray(np.full((8, 8, 2), (0, 128), dtype=np.uint8), mode="LA")
+    decoded = decode_image(encode(la, "PNG"), "image_a", LIMIT)
+    assert decoded.pixels[0, 0, 0] == pytest.approx(127, abs=1)
+
+
+@pytest.mark.parametrize(("orientation", "expected_size"), [(1, (40, 20)), (6, (20, 40))])
+def test_exif_orientation_is_applied(orientation: int, expected_size: tuple[int, int]) -> None:
+    pixels = np.zeros((20, 40, 3), dtype=np.uint8)
+    pixels[:, :20] = (255, 0, 0)  # left half red
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    decoded = decode_image(encode(pixels, "JPEG", quality=95, exif=exif), "image_a", LIMIT)
+    assert (decoded.info.width, decoded.info.height) == expected_size
+    if orientation == 6:  # rotated 90 degrees clockwise: the red half is now on top
+        assert decoded.pixels[2, 10, 0] > 200
+        assert decoded.pixels[-3, 10, 0] < 60
+
+
+def _error(data: bytes, limit: int = LIMIT) -> ServiceError:
+    with pytest.raises(ServiceError) as caught:
+        decode_image(data, "image_a", limit)
+    return caught.value
+
+
+def test_empty_file_is_422() -> None:
+    error = _error(b"")
+    assert (error.status_code, error.code) == (422, ErrorCode.EMPTY_FILE)
+
+
+def test_text_file_is_415() -> None:
+    error = _error(b"name,value\n1,2\n" * 20)
+    assert (error.status_code, error.code) == (415, ErrorCode.UNSUPPORTED_MEDIA_TYPE)
+
+
+def test_truncated_file_is_422() -> None:
+    data = encode(_photo(), "PNG")
+    error = _error(data[: len(data) // 2])
+    assert (error.status_code, error.code) == (422, ErrorCode.CORRUPT_IMAGE)
+
+
+def test_truncated_jpeg_is_422() -> None:
+    data = encode(_photo(), "JPEG", quality=90)
+    error = _error(data[: len(data) // 2])
+    assert (error.status_code, error.code) == (422, ErrorCode.CORRUPT_IMAGE)
+
+
+def test_image_over_the_pixel_limit_is_413_before_decoding() -> None:
+    bomb = encode(Image.new("L", (4000, 4000)), "PNG")  # 16 Mpx in a few kilobytes
+    assert len(bomb) < 100_000
+    error = _error(bomb, limit=1_000_000)
+    assert (error.status_code, error.code) == (413, ErrorCode.IMAGE_TOO_LARGE)
+    assert error.detail["size"] == [4000, 4000]
+
+
+def test_unsupported_format_is_415() -> None:
+    error = _error(encode(_photo(), "PPM"))
+    assert error.status_code == 415
+    assert "PPM" in error.message

@@ -1,0 +1,90 @@
+"""The worker's own small HTTP app: it holds the models and does all pixel and model work."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import FastAPI, File, Form, UploadFile
+from PIL import Image
+
+from shared.http_errors import install_error_handlers
+from shared.methods import MethodName
+from shared.schemas import CompareResult, MethodsResponse, MethodState, WorkerHealth
+from shared.settings import Settings, get_settings
+from worker.registry import Registry, build_registry
+from worker.service import compare_bytes
+
+log = logging.getLogger(__name__)
+
+
+class ModelLoader:
+    """Loads the CNNs once, in the background, so the worker answers (SSIM, health) at once."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self.done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="model-loader", daemon=True)
+
+    def start(self) -> None:
+        """Begin loading; returns immediately."""
+        self._thread.start()
+
+    def _run(self) -> None:
+        for cnn in self.registry.cnns:
+            log.info("loading %s", cnn.name)
+            cnn.load()
+            log.info("%s: %s", cnn.name, cnn.availability().state)
+        self.done.set()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The worker app; models start loading when the app starts."""
+    settings = settings or get_settings()
+    Image.MAX_IMAGE_PIXELS = settings.max_image_pixels
+    registry = build_registry(settings)
+    loader = ModelLoader(registry)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        loader.start()
+        yield
+
+    app = FastAPI(title="Image Similarity Checker - model worker", lifespan=lifespan)
+    install_error_handlers(app)
+
+    @app.get("/v1/health", response_model=WorkerHealth)
+    def health() -> WorkerHealth:
+        statuses = registry.statuses()
+        return WorkerHealth(
+            state="ready" if loader.done.is_set() else "starting",
+            pid=os.getpid(),
+            models_loaded=[
+                cnn.name for cnn in registry.cnns if cnn.availability().state is MethodState.READY
+            ],
+            models_unavailable={
+                str(status.name): status.reason or ""
+                for status in statuses
+                if status.state is MethodState.UNAVAILABLE
+            },
+            methods=statuses,
+        )
+
+    @app.get("/v1/methods", response_model=MethodsResponse)
+    def methods() -> MethodsResponse:
+        return MethodsResponse(methods=registry.statuses())
+
+    @app.post("/v1/compare", response_model=CompareResult)
+    def compare(
+        image_a: Annotated[UploadFile, File()],
+        image_b: Annotated[UploadFile, File()],
+        method: Annotated[MethodName, Form()],
+    ) -> CompareResult:
+        # A sync route: FastAPI runs it in a thread, so the event loop keeps answering /health.
+        return compare_bytes(registry, method, image_a.file.read(), image_b.file.read(), settings)
+
+    return app

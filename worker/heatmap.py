@@ -1,0 +1,68 @@
+"""Draw a difference map over image A as a PNG data URL.
+
+The colours are fixed (not stretched per image) so that they mean the same in every result:
+Turbo, a perceptually ordered colormap, from blue (0, alike) to red (1, different); places of A
+with no counterpart in B are shown in neutral grey.
+"""
+
+from __future__ import annotations
+
+import base64
+
+import cv2
+import numpy as np
+
+BLEND = 0.55  # share of the colour over the (greyed) photo
+NO_COUNTERPART_GREY = 128.0
+
+
+def resize_masked(values: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Bilinear resize that ignores NaN cells and stays NaN where most input was NaN."""
+    valid = ~np.isnan(values)
+    if valid.all():
+        return cv2.resize(
+            values.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR
+        )
+    weights = valid.astype(np.float32)
+    filled = np.where(valid, values, 0.0).astype(np.float32)
+    sum_values = cv2.resize(filled, (width, height), interpolation=cv2.INTER_LINEAR)
+    sum_weights = cv2.resize(weights, (width, height), interpolation=cv2.INTER_LINEAR)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = sum_values / sum_weights
+    return np.where(sum_weights >= 0.5, out, np.nan).astype(np.float32)
+
+
+def output_size(height: int, width: int, max_side: int) -> tuple[int, int]:
+    """(height, width) with A's aspect ratio and the longest side at most ``max_side``."""
+    scale = min(1.0, max_side / max(height, width))
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def colorize(difference: np.ndarray) -> np.ndarray:
+    """RGB uint8 Turbo colours for values in 0..1 (NaN becomes 0; mask it separately)."""
+    levels = np.rint(np.clip(np.nan_to_num(difference, nan=0.0), 0.0, 1.0) * 255).astype(np.uint8)
+    return cv2.cvtColor(cv2.applyColorMap(levels, cv2.COLORMAP_TURBO), cv2.COLOR_BGR2RGB)
+
+
+def render_overlay(image_a: np.ndarray, difference: np.ndarray, max_side: int) -> np.ndarray:
+    """RGB uint8 picture: A in grey with the difference colours blended over it."""
+    height, width = output_size(image_a.shape[0], image_a.shape[1], max_side)
+    base = cv2.resize(image_a, (width, height), interpolation=cv2.INTER_AREA)
+    grey = cv2.cvtColor(cv2.cvtColor(base, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
+    grey = grey.astype(np.float32)
+    values = resize_masked(difference.astype(np.float32), height, width)
+    colours = colorize(values).astype(np.float32)
+    blended = (1.0 - BLEND) * grey + BLEND * colours
+    missing = np.isnan(values)[..., None]
+    neutral = 0.5 * grey + 0.5 * NO_COUNTERPART_GREY
+    return np.rint(np.where(missing, neutral, blended)).astype(np.uint8)
+
+
+def png_data_url(rgb: np.ndarray) -> str:
+    """PNG-encode an RGB array as a data URL (fast compression: the size matters less here)."""
+    ok, encoded = cv2.imencode(
+        ".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 3]
+    )
+    if not ok:  # pragma: no cover - OpenCV only fails on empty arrays, which we never pass
+        raise RuntimeError("PNG encoding failed")
+    return "data:image/png;base64," + base64.b64encode(encoded.tobytes()).decode("ascii")

@@ -1,0 +1,51 @@
+"""What every comparison method provides, so that the worker treats them all alike."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from shared.methods import MethodName
+from shared.schemas import HeatmapLegend, MethodState, WeightsSource
+from worker.decode import DecodedImage
+
+
+@dataclass(frozen=True)
+class Availability:
+    """Whether a method can run now, why not, and which calibration applies to it."""
+
+    state: MethodState
+    reason: str | None
+    weights: WeightsSource
+    calibration_key: str | None
+    """Key into the calibration file; None when no calibrated thresholds can apply."""
+
+
+@dataclass
+class Comparison:
+    """The outcome of one method on one pair, before rendering and wording."""
+
+    score: float
+    difference_map: np.ndarray
+    """Float map over image A's extent (any resolution, A's aspect ratio): 0 = alike,
+    1 = different, NaN = no counterpart in B."""
+    legend: HeatmapLegend
+    preparation: str
+    identical_pixels: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+
+class Method(Protocol):
+    """A comparison method in the registry."""
+
+    name: MethodName
+
+    def availability(self) -> Availability:
+        """Ready, loading or unavailable (with the reason and how to fix it)."""
+        ...
+
+    def compare(self, a: DecodedImage, b: DecodedImage) -> Comparison:
+        """Score the pair and say where it differs; raise ``ServiceError`` for bad input."""
+        ...

@@ -1,0 +1,322 @@
+"""ImageNet CNNs as feature extractors: similarity is the cosine of their pooled embeddings.
+
+One class, three configurations. Each network runs without its classifier
+(``include_top=False``); its last convolutional feature map is global-average-pooled into the
+embedding, and the same map, compared location by location, becomes the heatmap. Both images of
+a pair go through one compiled call as a batch of two.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from shared.errors import ErrorCode, ServiceError
+from shared.methods import METHOD_INFO, MethodName
+from shared.schemas import HeatmapLegend, MethodState, WeightsSource
+from shared.settings import Settings
+from worker.decode import DecodedImage
+from worker.heatmap import resize_masked
+from worker.methods.base import Availability, Comparison
+
+log = logging.getLogger(__name__)
+
+STRIDE = 32  # output stride of all three networks' last feature map
+IMAGENET_MEAN_RGB = np.array([123.68, 116.779, 103.939], dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class CnnSpec:
+    """How to build one network and prepare its input."""
+
+    name: MethodName
+    module: str  # keras.applications submodule with the constructor and preprocess_input
+    constructor: str
+    weights_file: str  # Keras's own file name for the no-top ImageNet weights
+
+
+CNN_SPECS: dict[MethodName, CnnSpec] = {
+    MethodName.VGG16: CnnSpec(
+        MethodName.VGG16, "vgg16", "VGG16", "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    ),
+    MethodName.RESNET50: CnnSpec(
+        MethodName.RESNET50,
+        "resnet50",
+        "ResNet50",
+        "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
+    ),
+    MethodName.MOBILENET_V2: CnnSpec(
+        MethodName.MOBILENET_V2,
+        "mobilenet_v2",
+        "MobileNetV2",
+        "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5",
+    ),
+}
+
+
+class WeightsMissingError(RuntimeError):
+    """The ImageNet weights are not on disk and could not be downloaded."""
+
+
+def keras_cache_dir() -> Path:
+    """Where Keras itself keeps downloaded weights: ``$KERAS_HOME/models`` or ~/.keras/models."""
+    home = os.environ.get("KERAS_HOME") or str(Path.home() / ".keras")
+    return Path(home) / "models"
+
+
+def find_weights_file(spec: CnnSpec, weights_dir: Path | None) -> Path | None:
+    """The weight file under the configured folder (or its ``models/``), if present."""
+    folder = weights_dir or keras_cache_dir()
+    for candidate in (folder / spec.weights_file, folder / "models" / spec.weights_file):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def sha256_of(path: Path) -> str:
+    """Fingerprint of a weight file; calibrations are only valid for the weights they used."""
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def canvas_size(width: int, height: int, area: int) -> tuple[int, int]:
+    """(width, height) of the network input: shaped like the image (aspect clamped to 1:4..4:1),
+    about ``area`` pixels, sides multiples of the network stride."""
+    ratio = min(max(width / height, 0.25), 4.0)
+    canvas_w = max(STRIDE, round(math.sqrt(area * ratio) / STRIDE) * STRIDE)
+    canvas_h = max(STRIDE, round(math.sqrt(area / ratio) / STRIDE) * STRIDE)
+    return canvas_w, canvas_h
+
+
+@dataclass(frozen=True)
+class Placement:
+    """An image fitted into the canvas: where it sits, and which feature cells it covers."""
+
+    top: int
+    left: int
+    height: int
+    width: int
+    cells: np.ndarray  # bool (canvas_h / STRIDE, canvas_w / STRIDE)
+
+
+def fit_into_canvas(
+    pixels: np.ndarray, canvas_w: int, canvas_h: int
+) -> tuple[np.ndarray, Placement]:
+    """Scale ``pixels`` keeping aspect ratio to fit the canvas, centre it, pad with the ImageNet
+    mean colour (zero after preprocessing), and mark the feature cells it mostly covers."""
+    src_h, src_w = pixels.shape[:2]
+    scale = min(canvas_w / src_w, canvas_h / src_h)
+    width, height = max(1, round(src_w * scale)), max(1, round(src_h * scale))
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    resized = cv2.resize(pixels, (width, height), interpolation=interpolation)
+    canvas = np.empty((canvas_h, canvas_w, 3), dtype=np.float32)
+    canvas[...] = IMAGENET_MEAN_RGB
+    top, left = (canvas_h - height) // 2, (canvas_w - width) // 2
+    canvas[top : top + height, left : left + width] = resized
+    covered = np.zeros((canvas_h, canvas_w), dtype=np.float32)
+    covered[top : top + height, left : left + width] = 1.0
+    coverage = cv2.resize(
+        covered, (canvas_w // STRIDE, canvas_h // STRIDE), interpolation=cv2.INTER_AREA
+    )
+    cells = coverage >= 0.5
+    if not cells.any():
+        cells = coverage >= coverage.max()
+    return canvas, Placement(top, left, height, width, cells)
+
+
+def cosine(u: np.ndarray, v: np.ndarray) -> float:
+    """Cosine similarity; two all-zero vectors count as identical."""
+    norm = float(np.linalg.norm(u) * np.linalg.norm(v))
+    if norm == 0.0:
+        return 1.0 if not u.any() and not v.any() else 0.0
+    return float(np.dot(u, v) / norm)
+
+
+def cellwise_distance(fa: np.ndarray, fb: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """``1 - cosine`` between the two feature vectors at each location; NaN where invalid."""
+    dot = np.einsum("hwc,hwc->hw", fa, fb)
+    norms = np.linalg.norm(fa, axis=-1) * np.linalg.norm(fb, axis=-1)
+    both_zero = (np.abs(fa).sum(-1) == 0) & (np.abs(fb).sum(-1) == 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        similarity = np.where(norms > 0, dot / np.where(norms > 0, norms, 1.0), 0.0)
+    similarity = np.where(both_zero, 1.0, similarity)
+    distance = np.clip(1.0 - similarity, 0.0, 1.0).astype(np.float32)
+    return np.where(valid, distance, np.nan).astype(np.float32)
+
+
+CNN_LEGEND_TEMPLATE = dict(
+    low="blue: at this place both images show similar content (features agree)",
+    high="red: at this place the content differs (features disagree)",
+    no_counterpart="grey: no counterpart in image B at this place (different shape)",
+)
+
+
+class CnnMethod:
+    """One ImageNet CNN, loaded once and kept in memory; thread-safe after ``load``."""
+
+    def __init__(self, spec: CnnSpec, settings: Settings) -> None:
+        self.name = spec.name
+        self.spec = spec
+        self.settings = settings
+        self._state = MethodState.LOADING
+        self._reason: str | None = "loading the model"
+        self._weights = WeightsSource.NONE
+        self._calibration_key: str | None = None
+        self._forward: Callable[[Any], Any] | None = None
+
+    @property
+    def title(self) -> str:
+        """The network's display name."""
+        return METHOD_INFO[self.name].title
+
+    def availability(self) -> Availability:
+        """Loading, ready, or unavailable with how to provide the weights."""
+        return Availability(self._state, self._reason, self._weights, self._calibration_key)
+
+    def load(self) -> None:
+        """Build the network with its weights, compile the forward pass and warm it up.
+
+        Never raises: a failure leaves the method unavailable with the reason.
+        """
+        try:
+            self._load()
+        except Exception as exc:
+            log.warning("%s unavailable: %s", self.name, exc)
+            self._state = MethodState.UNAVAILABLE
+            self._reason = str(exc)
+        else:
+            self._state = MethodState.READY
+            self._reason = None
+
+    def _load(self) -> None:
+        import importlib
+
+        import keras
+        import tensorflow as tf
+
+        module = importlib.import_module(f"keras.applications.{self.spec.module}")
+        constructor = getattr(module, self.spec.constructor)
+        preprocess = module.preprocess_input
+        model = self._build(keras, constructor)
+        model.trainable = False
+
+        @tf.function(
+            input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)],
+            reduce_retracing=True,
+        )
+        def forward(batch: Any) -> Any:
+            return model(preprocess(batch), training=False)
+
+        forward(tf.zeros([2, 224, 224, 3], tf.float32))  # trace once, before the first request
+        self._forward = forward
+
+    def _build(self, keras: Any, constructor: Callable[..., Any]) -> Any:
+        """The network with the best weights available, or a ``WeightsMissingError``."""
+        common = dict(include_top=False, input_shape=(None, None, 3))
+        path = find_weights_file(self.spec, self.settings.weights_dir)
+        if path is not None:
+            model = constructor(weights=str(path), **common)
+            self._use_imagenet(path)
+            return model
+        download_error = None
+        if self.settings.allow_weight_download:
+            try:
+                model = constructor(weights="imagenet", **common)
+            except Exception as exc:
+                download_error = f"download failed ({type(exc).__name__}: {str(exc)[:120]})"
+            else:
+                downloaded = keras_cache_dir() / self.spec.weights_file
+                self._use_imagenet(downloaded if downloaded.is_file() else None)
+                return model
+        if self.settings.cnn_random_init:
+            keras.utils.set_random_seed(self.settings.cnn_random_seed)
+            model = constructor(weights=None, **common)
+            self._weights = WeightsSource.RANDOM_INIT
+            self._calibration_key = None
+            return model
+        folder = self.settings.weights_dir or keras_cache_dir()
+        reason = (
+            f"ImageNet weights for {self.title} are missing: put Keras's file "
+            f"{self.spec.weights_file} into {folder} (or set ISC_WEIGHTS_DIR to a folder that "
+            f"holds it), or start the service once with internet access so that Keras "
+            f"downloads it."
+        )
+        if download_error:
+            reason += f" Automatic {download_error}."
+        raise WeightsMissingError(reason)
+
+    def _use_imagenet(self, path: Path | None) -> None:
+        self._weights = WeightsSource.IMAGENET
+        digest = sha256_of(path) if path is not None else "unknown"
+        self._calibration_key = f"{self.name}:{digest}"
+
+    def embed_pair(
+        self, a: np.ndarray, b: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, Placement, Placement]:
+        """Feature maps of A and B (one batch of two) and where each image lies in the canvas."""
+        if self._forward is None:
+            raise ServiceError(
+                503,
+                ErrorCode.METHOD_UNAVAILABLE,
+                self._reason or f"{self.title} is not loaded.",
+                {"method": str(self.name)},
+            )
+        canvas_w, canvas_h = canvas_size(a.shape[1], a.shape[0], self.settings.cnn_canvas_pixels)
+        canvas_a, place_a = fit_into_canvas(a, canvas_w, canvas_h)
+        canvas_b, place_b = fit_into_canvas(b, canvas_w, canvas_h)
+        batch = np.stack([canvas_a, canvas_b])
+        features = np.asarray(self._forward(batch))
+        return features[0], features[1], place_a, place_b
+
+    def compare(self, a: DecodedImage, b: DecodedImage) -> Comparison:
+        """Cosine of the pooled embeddings; heatmap = per-location feature distance over A."""
+        fa, fb, place_a, place_b = self.embed_pair(a.pixels, b.pixels)
+        embedding_a = fa[place_a.cells].mean(axis=0)
+        embedding_b = fb[place_b.cells].mean(axis=0)
+        score = cosine(embedding_a, embedding_b)
+        cells = cellwise_distance(fa, fb, place_a.cells & place_b.cells)
+        canvas_h, canvas_w = fa.shape[0] * STRIDE, fa.shape[1] * STRIDE
+        upsampled = resize_masked(cells, canvas_h, canvas_w)
+        over_a = upsampled[
+            place_a.top : place_a.top + place_a.height,
+            place_a.left : place_a.left + place_a.width,
+        ]
+        grid = f"{fa.shape[1]}x{fa.shape[0]}"
+        preparation = (
+            f"Each image was prepared on its own: scaled, keeping its aspect ratio, to fit a "
+            f"{canvas_w}x{canvas_h} input shaped like image A, padded with the ImageNet mean "
+            f"colour where it does not fill it; padding is left out of the embedding. "
+            f"The {fa.shape[-1]}-dimensional embedding is the average of {self.title}'s last "
+            f"feature map ({grid} locations)."
+        )
+        warnings = []
+        if self._weights is WeightsSource.RANDOM_INIT:
+            warnings.append(
+                f"{self.title} runs with random weights (test mode, ISC_CNN_RANDOM_INIT): the "
+                f"score says nothing about the images' content."
+            )
+        legend = HeatmapLegend(
+            **CNN_LEGEND_TEMPLATE,
+            scale=f"colour = 1 - cosine of the two {fa.shape[-1]}-dimensional feature vectors at "
+            f"each of the {grid} locations, from 0 (blue) to 1 (red), smoothed to the image",
+        )
+        return Comparison(
+            score=score,
+            difference_map=over_a,
+            legend=legend,
+            preparation=preparation,
+            identical_pixels=bool(np.array_equal(a.pixels, b.pixels)),
+            warnings=warnings,
+        )

@@ -1,0 +1,63 @@
+"""The one table of comparison methods: name -> implementation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.methods import METHOD_INFO, MethodName
+from shared.schemas import MethodState, MethodStatus, WeightsSource
+from shared.settings import Settings
+from worker.methods.base import Availability, Method
+from worker.methods.cnn import CNN_SPECS, CnnMethod
+from worker.methods.ssim import SsimMethod
+from worker.verdict import thresholds_for
+
+
+@dataclass
+class Registry:
+    """All methods the worker knows, and the CNNs it has to load at start-up."""
+
+    methods: dict[MethodName, Method]
+    cnns: list[CnnMethod]
+
+    def availability(self, name: MethodName) -> Availability:
+        """A method's state; a method not enabled in the settings is unavailable."""
+        method = self.methods.get(name)
+        if method is None:
+            return Availability(
+                MethodState.UNAVAILABLE,
+                f"{METHOD_INFO[name].title} is not enabled: add '{name}' to ISC_CNN_METHODS.",
+                WeightsSource.NONE,
+                None,
+            )
+        return method.availability()
+
+    def statuses(self) -> list[MethodStatus]:
+        """Every method, in the order of ``MethodName``, as ``/methods`` lists them."""
+        return [self.status(name) for name in MethodName]
+
+    def status(self, name: MethodName) -> MethodStatus:
+        """One method's public status."""
+        info = METHOD_INFO[name]
+        availability = self.availability(name)
+        return MethodStatus(
+            name=name,
+            title=info.title,
+            family=info.family,
+            description=info.description,
+            available=availability.state is MethodState.READY,
+            state=availability.state,
+            reason=availability.reason,
+            weights=availability.weights,
+            calibrated=thresholds_for(availability.calibration_key) is not None,
+        )
+
+
+def build_registry(settings: Settings) -> Registry:
+    """SSIM plus the CNNs named in the settings (not loaded yet: see ``CnnMethod.load``)."""
+    cnns = [
+        CnnMethod(CNN_SPECS[MethodName(name)], settings) for name in settings.cnn_method_names()
+    ]
+    methods: dict[MethodName, Method] = {MethodName.SSIM: SsimMethod()}
+    methods.update({cnn.name: cnn for cnn in cnns})
+    return Registry(methods=methods, cnns=cnns)
