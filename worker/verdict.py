@@ -1,7 +1,7 @@
 """Turn a raw score into a verdict, using only thresholds that were derived from data.
 
 The thresholds live in ``calibration.json`` next to this module, written by
-``tools/calibrate.py``. A CNN's entry is keyed by the SHA-256 of the weight file it was derived
+``tools/calibrate.py``. A CNN's entry is keyed by a fingerprint of the weight values it was derived
 with, so thresholds never silently apply to other weights; a method without an entry gets the
 verdict ``uncalibrated``.
 """

@@ -172,3 +172,26 @@ def test_openapi_documents_every_result_field(service: Service) -> None:
             assert field.get("description"), f"CompareResult.{name} has no description"
     timings = spec["components"]["schemas"]["Timings"]["properties"]
     assert all(field.get("examples") for field in timings.values())
+
+
+@pytest.mark.parametrize(
+    ("method", "a", "b", "verdict"),
+    [
+        ("ssim", "einstein.gif", "meanshift.gif", "near-identical"),
+        ("ssim", "cat.png", "hot_dog.jpg", "different"),
+        ("ssim", "cat.png", "cat_2.png", "different"),
+        ("mobilenet_v2", "cat.png", "cat_2.png", "similar"),
+        ("mobilenet_v2", "cat.png", "hot_dog.jpg", "different"),
+    ],
+)
+def test_calibrated_verdicts(service: Service, method: str, a: str, b: str, verdict: str) -> None:
+    if method == "mobilenet_v2":
+        require(MOBILENET_V2_WEIGHTS)
+
+    def load(name: str) -> bytes:
+        return require(EINSTEIN / name).read_bytes() if name.endswith(".gif") else photo(name)
+
+    body = _compare(service, load(a), load(b), method).json()
+    assert body["calibrated"] is True
+    assert body["verdict"] == verdict
+    assert f"'{verdict}'" in body["explanation"]

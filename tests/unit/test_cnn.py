@@ -103,3 +103,9 @@ def test_random_init_is_deterministic_and_marked(tmp_path) -> None:
         assert method.availability().weights is WeightsSource.RANDOM_INIT
         scores.append(_score(method, "cat.png", "owl.jpg"))
     assert scores[0] == pytest.approx(scores[1], abs=1e-6)
+
+
+def test_the_shared_weights_have_calibrated_thresholds(mobilenet: CnnMethod) -> None:
+    from worker.verdict import load_calibration
+
+    assert mobilenet.availability().calibration_key in load_calibration()

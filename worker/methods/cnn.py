@@ -82,13 +82,17 @@ def find_weights_file(spec: CnnSpec, weights_dir: Path | None) -> Path | None:
     return None
 
 
-def sha256_of(path: Path) -> str:
-    """Fingerprint of a weight file; calibrations are only valid for the weights they used."""
+def weights_fingerprint(model: Any) -> str:
+    """SHA-256 of the weight values, in layer order.
+
+    Calibrated thresholds hold only for the weights they were derived with. Hashing the values
+    rather than the file lets the same weights saved in another HDF5 layout keep their
+    calibration, while any other weights (another training run, random ones) cannot inherit it.
+    """
     digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    for variable in model.weights:
+        digest.update(np.ascontiguousarray(np.asarray(variable), dtype=np.float32).tobytes())
+    return digest.hexdigest()[:16]
 
 
 def canvas_size(width: int, height: int, area: int) -> tuple[int, int]:
@@ -228,7 +232,7 @@ class CnnMethod:
         path = find_weights_file(self.spec, self.settings.weights_dir)
         if path is not None:
             model = constructor(weights=str(path), **common)
-            self._use_imagenet(path)
+            self._use_imagenet(model)
             return model
         download_error = None
         if self.settings.allow_weight_download:
@@ -237,8 +241,7 @@ class CnnMethod:
             except Exception as exc:
                 download_error = f"download failed ({type(exc).__name__}: {str(exc)[:120]})"
             else:
-                downloaded = keras_cache_dir() / self.spec.weights_file
-                self._use_imagenet(downloaded if downloaded.is_file() else None)
+                self._use_imagenet(model)
                 return model
         if self.settings.cnn_random_init:
             keras.utils.set_random_seed(self.settings.cnn_random_seed)
@@ -257,10 +260,9 @@ class CnnMethod:
             reason += f" Automatic {download_error}."
         raise WeightsMissingError(reason)
 
-    def _use_imagenet(self, path: Path | None) -> None:
+    def _use_imagenet(self, model: Any) -> None:
         self._weights = WeightsSource.IMAGENET
-        digest = sha256_of(path) if path is not None else "unknown"
-        self._calibration_key = f"{self.name}:{digest}"
+        self._calibration_key = f"{self.name}:{weights_fingerprint(model)}"
 
     def embed_pair(
         self, a: np.ndarray, b: np.ndarray
