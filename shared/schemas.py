@@ -67,18 +67,33 @@ class Timings(BaseModel):
 class HeatmapLegend(BaseModel):
     """What the colours of the heatmap mean for this method."""
 
-    low: str = Field(examples=["blue: the local structure matches"])
-    high: str = Field(examples=["red: the local structure differs"])
-    no_counterpart: str = Field(examples=["grey: no counterpart in image B"])
-    scale: str = Field(examples=["colour = 1 - local SSIM, from 0 (blue) to 1 (red)"])
+    low: str = Field(
+        description="What the low end (blue) of the colours means.",
+        examples=["blue: the local structure of B matches A"],
+    )
+    high: str = Field(
+        description="What the high end (red) of the colours means.",
+        examples=["red: the local structure differs (brightness, contrast or edges)"],
+    )
+    no_counterpart: str = Field(
+        description="What grey means: parts of A that have no counterpart in B.",
+        examples=["grey: this part of A has no counterpart in B (cropped away)"],
+    )
+    scale: str = Field(
+        description="The quantity behind the colours, on a fixed scale.",
+        examples=["colour = 1 - local SSIM (11x11 Gaussian window), from 0 (blue) to 1 (red)"],
+    )
 
 
 class CompareResult(BaseModel):
     """How alike two images are by one method, where they differ, and what that means."""
 
-    method: MethodName = Field(description="The method that produced this result.")
+    method: MethodName = Field(
+        description="The method that produced this result.", examples=["ssim"]
+    )
     family: MethodFamily = Field(
-        description="structural: compares pixels; semantic: compares what the images show."
+        description="structural: compares pixels; semantic: compares what the images show.",
+        examples=["structural"],
     )
     score: float = Field(
         description="The method's raw similarity: mean SSIM (-1..1) or the cosine of the two "
@@ -110,9 +125,9 @@ class CompareResult(BaseModel):
         description="PNG data URL: where the images differ, drawn over image A.",
         examples=[EXAMPLE_PNG],
     )
-    heatmap_legend: HeatmapLegend
-    image_a: ImageInfo
-    image_b: ImageInfo
+    heatmap_legend: HeatmapLegend = Field(description="What the heatmap's colours mean.")
+    image_a: ImageInfo = Field(description="Image A as decoded.")
+    image_b: ImageInfo = Field(description="Image B as decoded.")
     preparation: str = Field(
         description="How the two images were brought to a comparable form (sizes, crops).",
         examples=["Image B was resized to 640x480 and centre-cropped to match image A."],
@@ -121,11 +136,14 @@ class CompareResult(BaseModel):
         WeightsSource.NONE,
         description="For CNNs, where the weights came from; 'random-init' is for tests only "
         "and means the score says nothing about content. 'none' for SSIM.",
+        examples=["none"],
     )
     warnings: list[str] = Field(
-        default_factory=list, description="Anything that makes this result less trustworthy."
+        default_factory=list,
+        description="Anything that makes this result less trustworthy.",
+        examples=[[]],
     )
-    timings: Timings
+    timings: Timings = Field(description="Where the time went, in milliseconds.")
 
 
 class LegacyCompareResult(BaseModel):

@@ -167,11 +167,12 @@ def test_openapi_documents_every_result_field(service: Service) -> None:
         "timings",
     ):
         assert name in result["properties"]
-    for name, field in result["properties"].items():
-        if "$ref" not in field and "allOf" not in field:
-            assert field.get("description"), f"CompareResult.{name} has no description"
-    timings = spec["components"]["schemas"]["Timings"]["properties"]
-    assert all(field.get("examples") for field in timings.values())
+    schemas = spec["components"]["schemas"]
+    for model in ("CompareResult", "Timings", "ImageInfo", "HeatmapLegend", "LegacyCompareResult"):
+        for name, field in schemas[model]["properties"].items():
+            assert field.get("description"), f"{model}.{name} has no description"
+            nested = "$ref" in field or "allOf" in field
+            assert nested or "examples" in field, f"{model}.{name} has no example"
 
 
 @pytest.mark.parametrize(

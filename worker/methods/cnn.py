@@ -239,7 +239,10 @@ class CnnMethod:
             try:
                 model = constructor(weights="imagenet", **common)
             except Exception as exc:
-                download_error = f"download failed ({type(exc).__name__}: {str(exc)[:120]})"
+                download_error = (
+                    f"Keras's automatic download failed ({type(exc).__name__}); "
+                    f"is there internet access?"
+                )
             else:
                 self._use_imagenet(model)
                 return model
@@ -257,7 +260,7 @@ class CnnMethod:
             f"downloads it."
         )
         if download_error:
-            reason += f" Automatic {download_error}."
+            reason += f" {download_error}"
         raise WeightsMissingError(reason)
 
     def _use_imagenet(self, model: Any) -> None:
