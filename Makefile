@@ -23,8 +23,9 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed-run
 	$(BIN)/python -m api
 
-## Install test dependencies, lint, and run the whole test suite.
+## Install test dependencies (and Debian's Chromium), lint, and run the whole test suite.
 test: $(VENV)/.installed-test
+	tools/install-chromium.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest

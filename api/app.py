@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.formparsers import MultiPartParser
 
 from api.body_limit import BodySizeLimitMiddleware
@@ -28,6 +30,7 @@ Every error has the body `{"error": {"code", "message", "detail"}}`.
 """
 
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
+DEFAULT_WEB_DIR = Path(__file__).resolve().parents[1] / "web"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -65,8 +68,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(legacy.router)
     app.include_router(meta.router)
 
+    web_dir = settings.web_dir or DEFAULT_WEB_DIR
+    app.mount("/static", StaticFiles(directory=web_dir), name="static")
+
     @app.get("/", include_in_schema=False)
-    async def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
+    async def page() -> FileResponse:
+        return FileResponse(web_dir / "index.html", headers={"Cache-Control": "no-cache"})
 
     return app

@@ -15,6 +15,15 @@ from PIL import Image, UnidentifiedImageError
 from shared.errors import ErrorCode, ServiceError
 
 ACCEPTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "MPO"})
+ACCEPTED_MIME_TYPES = (
+    "image/jpeg",
+    "image/png",
+    "image/webp",
+    "image/gif",
+    "image/bmp",
+    "image/x-ms-bmp",
+    "image/tiff",
+)
 
 
 @dataclass(frozen=True)

@@ -178,10 +178,26 @@ class MethodStatus(BaseModel):
     calibrated: bool = Field(description="Whether its verdicts come from calibrated thresholds.")
 
 
+class UploadLimits(BaseModel):
+    """What the gateway accepts, so that a client can refuse a file before sending it."""
+
+    max_upload_bytes: int = Field(description="Largest file per image.", examples=[20971520])
+    max_image_pixels: int = Field(
+        description="Largest image per upload, width x height.", examples=[40000000]
+    )
+    accepted_types: list[str] = Field(
+        description="MIME types of the accepted formats.",
+        examples=[["image/jpeg", "image/png", "image/webp", "image/gif", "image/bmp"]],
+    )
+
+
 class MethodsResponse(BaseModel):
-    """All methods, in the order the page offers them."""
+    """All methods, in the order the page offers them, and the upload limits."""
 
     methods: list[MethodStatus]
+    limits: UploadLimits | None = Field(
+        None, description="The gateway's upload limits (set by the gateway)."
+    )
 
 
 class WorkerHealth(BaseModel):

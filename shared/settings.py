@@ -76,6 +76,10 @@ class Settings(BaseSettings):
         768, description="Longest side of the returned heatmap PNG, in pixels."
     )
 
+    web_dir: Path | None = Field(
+        None, description="Folder of the web page; unset: the project's web/ folder."
+    )
+
     log_level: str = Field("info", description="Log level of both processes.")
 
     def cnn_method_names(self) -> list[str]:

@@ -72,17 +72,17 @@ def common_frame(a: np.ndarray, b: np.ndarray, *, min_side: int = 1) -> CommonFr
     if ah * aw <= bh * bw:
         scaled, _ = resize_to_cover(b, ah, aw)
         cropped, _ = centre_crop(scaled, ah, aw)
-        note = (
-            f"Image B ({bw}x{bh}) was scaled to {scaled.shape[1]}x{scaled.shape[0]}, keeping "
-            f"its aspect ratio, and centre-cropped to A's {aw}x{ah}."
-        )
+        note = f"Image B ({bw}x{bh}) was {_scaled_note(b, scaled)}centre-cropped to A's {aw}x{ah}."
         return CommonFrame(a, cropped, (ah, aw), (0, 0), note)
     scaled, _ = resize_to_cover(a, bh, bw)
     cropped, offset = centre_crop(scaled, bh, bw)
-    note = (
-        f"Image A ({aw}x{ah}) was scaled to {scaled.shape[1]}x{scaled.shape[0]}, keeping its "
-        f"aspect ratio, and centre-cropped to B's {bw}x{bh}."
-    )
+    note = f"Image A ({aw}x{ah}) was {_scaled_note(a, scaled)}centre-cropped to B's {bw}x{bh}."
     if scaled.shape[:2] != (bh, bw):
         note += " Grey areas of the heatmap were cropped away and have no counterpart in B."
     return CommonFrame(cropped, b, scaled.shape[:2], offset, note)
+
+
+def _scaled_note(original: np.ndarray, scaled: np.ndarray) -> str:
+    if scaled.shape[:2] == original.shape[:2]:
+        return ""
+    return f"scaled to {scaled.shape[1]}x{scaled.shape[0]}, keeping its aspect ratio, and "

@@ -4,22 +4,32 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.dependencies import SupervisorDep, WorkerDep
+from api.dependencies import SettingsDep, SupervisorDep, WorkerDep
 from shared.errors import ServiceError
+from shared.image_header import ACCEPTED_MIME_TYPES
 from shared.methods import METHOD_INFO, MethodName
-from shared.schemas import HealthResponse, MethodsResponse, MethodState, MethodStatus
+from shared.schemas import (
+    HealthResponse,
+    MethodsResponse,
+    MethodState,
+    MethodStatus,
+    UploadLimits,
+)
 
 router = APIRouter(tags=["meta"])
 
 
 @router.get("/api/v1/methods", response_model=MethodsResponse, summary="List the methods")
-async def list_methods(worker: WorkerDep, supervisor: SupervisorDep) -> MethodsResponse:
-    """Every method with a one-line description and whether it can run right now."""
+async def list_methods(
+    worker: WorkerDep, supervisor: SupervisorDep, settings: SettingsDep
+) -> MethodsResponse:
+    """Every method with a one-line description and whether it can run right now, and the
+    upload limits."""
     try:
-        return await worker.methods()
+        listing = await worker.methods()
     except ServiceError:
         reason = f"The model worker is {supervisor.state}; try again in a few seconds."
-        return MethodsResponse(
+        listing = MethodsResponse(
             methods=[
                 MethodStatus(
                     name=name,
@@ -34,6 +44,12 @@ async def list_methods(worker: WorkerDep, supervisor: SupervisorDep) -> MethodsR
                 for name in MethodName
             ]
         )
+    listing.limits = UploadLimits(
+        max_upload_bytes=settings.max_upload_bytes,
+        max_image_pixels=settings.max_image_pixels,
+        accepted_types=list(ACCEPTED_MIME_TYPES),
+    )
+    return listing
 
 
 @router.get("/health", response_model=HealthResponse, summary="Gateway and worker state")

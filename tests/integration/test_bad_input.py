@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.integration.conftest import MAX_IMAGE_PIXELS, MAX_UPLOAD_BYTES
+from tests.conftest import MAX_IMAGE_PIXELS, MAX_UPLOAD_BYTES
 from tests.support.checks import assert_error
 from tests.support.images import astronaut, coffee, encode, jpeg, png
 from tests.support.service import Service

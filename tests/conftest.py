@@ -1,4 +1,5 @@
-"""Real processes on loopback: one gateway+worker pair per configuration."""
+"""Real processes on loopback, shared by the integration and browser tests: one gateway+worker
+pair per configuration."""
 
 from __future__ import annotations
 

@@ -1,0 +1,276 @@
+"""The page, driven in headless Chromium against the real gateway and worker."""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+from playwright.sync_api import Page, expect
+
+from tests.support.images import png
+from tests.support.paths import PHOTOS, photo, require
+from tests.support.service import Service
+
+METHODS = ["ssim", "vgg16", "resnet50", "mobilenet_v2"]
+
+
+def open_page(page: Page, service: Service) -> None:
+    page.goto(service.base_url + "/")
+    expect(page.locator("#method option[value=ssim]")).to_be_attached()
+
+
+def choose(page: Page, a: str = "cat.png", b: str = "cat_2.png") -> None:
+    page.set_input_files("#file-a", str(require(PHOTOS / a)))
+    page.set_input_files("#file-b", str(require(PHOTOS / b)))
+    expect(page.locator("#preview-a")).to_be_visible()
+    expect(page.locator("#preview-b")).to_be_visible()
+
+
+def run_comparison(page: Page, method: str) -> None:
+    page.select_option("#method", method)
+    page.click("#compare-button")
+    expect(page.locator("#result")).to_be_visible(timeout=60_000)
+    page.wait_for_function("document.getElementById('heatmap').naturalWidth > 0")
+
+
+def api_result(service: Service, method: str, a: str = "cat.png", b: str = "cat_2.png") -> dict:
+    with httpx.Client(base_url=service.base_url, timeout=120) as client:
+        response = client.post(
+            "/api/v1/compare",
+            files={"image_a": (a, photo(a)), "image_b": (b, photo(b))},
+            data={"method": method},
+        )
+    response.raise_for_status()
+    return response.json()
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_compare_with_each_method(
+    page: Page, service: Service, method: str, output_dir: Path
+) -> None:
+    open_page(page, service)
+    choose(page)
+    run_comparison(page, method)
+    expected = api_result(service, method)
+    expect(page.locator("#score-percent")).to_have_text(f"{expected['similarity_percent']:.1f}%")
+    expect(page.locator("#verdict")).to_have_text(expected["verdict"].replace("-", " "))
+    expect(page.locator("#explanation")).to_have_text(expected["explanation"])
+    width = page.evaluate("document.getElementById('heatmap').naturalWidth")
+    assert width == 512  # the heatmap of image A (512 x 341)
+    bar_width = page.evaluate("document.getElementById('score-bar').style.width")
+    assert bar_width == f"{expected['similarity_percent']}%"
+    expect(page.locator("#legend-low")).to_have_text(expected["heatmap_legend"]["low"])
+    page.screenshot(path=str(output_dir / f"result-{method}.png"), full_page=True)
+
+
+def test_previews_show_name_pixel_size_and_file_size(page: Page, service: Service) -> None:
+    open_page(page, service)
+    choose(page)
+    size_kb = len(photo("cat.png")) / 1024
+    expect(page.locator("#info-a")).to_have_text(f"cat.png · 512 × 341 px · {size_kb:.1f} KB")
+    expect(page.locator("#preview-a")).to_have_attribute("alt", "Preview of image A: cat.png")
+    expect(page.locator("#compare-button")).to_be_enabled()
+
+
+def test_wrong_file_type_is_refused_at_once(page: Page, service: Service) -> None:
+    open_page(page, service)
+    page.set_input_files(
+        "#file-a", files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"hello"}]
+    )
+    expect(page.locator("#error-a")).to_contain_text("“notes.txt” is not a supported image")
+    expect(page.locator("#compare-button")).to_be_disabled()
+
+
+def test_corrupt_image_is_refused_next_to_its_box(page: Page, service: Service) -> None:
+    open_page(page, service)
+    page.set_input_files(
+        "#file-b",
+        files=[{"name": "fake.png", "mimeType": "image/png", "buffer": b"not a png" * 50}],
+    )
+    expect(page.locator("#error-b")).to_contain_text("could not be read as an image")
+
+
+def test_oversized_file_is_refused_at_once(page: Page, service: Service) -> None:
+    from tests.conftest import MAX_UPLOAD_BYTES
+
+    open_page(page, service)
+    big = b"\x89PNG" + b"\0" * MAX_UPLOAD_BYTES
+    page.set_input_files(
+        "#file-a", files=[{"name": "big.png", "mimeType": "image/png", "buffer": big}]
+    )
+    expect(page.locator("#error-a")).to_contain_text("the limit is 2.9 MB")
+
+
+def test_server_error_is_shown_as_a_message(page: Page, service: Service) -> None:
+    open_page(page, service)
+    tiny = png(np.full((8, 8, 3), 90, np.uint8))
+    page.set_input_files("#file-a", str(require(PHOTOS / "cat.png")))
+    page.set_input_files(
+        "#file-b", files=[{"name": "tiny.png", "mimeType": "image/png", "buffer": tiny}]
+    )
+    expect(page.locator("#preview-b")).to_be_visible()
+    page.select_option("#method", "ssim")
+    page.click("#compare-button")
+    banner = page.locator("#error")
+    expect(banner).to_be_visible()
+    expect(banner).to_contain_text("image_b is 8x8 pixels; this method needs at least 11x11")
+    expect(banner).to_contain_text("HTTP 422, image_too_small")
+    expect(banner).not_to_contain_text("Traceback")
+
+
+def test_unavailable_methods_are_disabled_with_the_reason(
+    page: Page, service_without_weights: Service
+) -> None:
+    open_page(page, service_without_weights)
+    vgg16 = page.locator("#method option[value=vgg16]")
+    expect(vgg16).to_be_disabled()
+    expect(vgg16).to_contain_text("unavailable")
+    expect(vgg16).to_contain_text("vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5")
+    expect(page.locator("#method option[value=resnet50]")).to_contain_text("not enabled")
+    expect(page.locator("#method option[value=ssim]")).to_be_enabled()
+    expect(page.locator("#method")).to_have_value("ssim")
+    expect(page.locator("#method-description")).to_contain_text("Structural similarity")
+
+
+def test_a_second_press_while_waiting_sends_nothing(page: Page, service: Service) -> None:
+    open_page(page, service)
+    choose(page)
+    held = []
+    page.route("**/api/v1/compare", lambda route: held.append(route))
+    page.select_option("#method", "ssim")
+    page.click("#compare-button")
+    page.wait_for_function("document.getElementById('compare-form').hasAttribute('aria-busy')")
+    expect(page.locator("#compare-button")).to_be_disabled()
+    expect(page.locator("#progress")).to_be_visible()
+    page.evaluate("document.getElementById('compare-form').requestSubmit()")
+    page.locator("#method").press("Enter")
+    page.wait_for_timeout(300)
+    assert len(held) == 1
+    held[0].continue_()
+    expect(page.locator("#result")).to_be_visible()
+    expect(page.locator("#progress")).to_be_hidden()
+    expect(page.locator("#compare-button")).to_be_enabled()
+    assert len(held) == 1
+
+
+def test_views_opacity_swipe_and_download(page: Page, service: Service) -> None:
+    open_page(page, service)
+    choose(page)
+    run_comparison(page, "ssim")
+    page.fill("#opacity", "30")
+    assert page.evaluate("document.getElementById('heatmap').style.opacity") == "0.3"
+    page.check("input[name=view][value=swipe]")
+    expect(page.locator("#view-swipe")).to_be_visible()
+    expect(page.locator("#view-heatmap")).to_be_hidden()
+    page.fill("#swipe", "80")
+    assert (
+        page.evaluate("document.getElementById('swipe-b').style.clipPath")
+        == "inset(0px 0px 0px 20%)"
+    )
+    page.check("input[name=view][value=side]")
+    expect(page.locator("#side-a")).to_be_visible()
+    expect(page.locator("#side-b")).to_be_visible()
+    page.check("input[name=view][value=heatmap]")
+    with page.expect_download() as download_info:
+        page.click("#download-heatmap")
+    download = download_info.value
+    assert download.suggested_filename == "heatmap-ssim.png"
+    image = Image.open(download.path())
+    assert image.format == "PNG" and image.size == (512, 341)
+
+
+def _file_in_page(page: Page, name: str) -> str:
+    """JavaScript that builds a DataTransfer holding the photo ``name``."""
+    encoded = base64.b64encode(photo(name)).decode()
+    return (
+        f"(() => {{ const bytes = Uint8Array.from(atob('{encoded}'), c => c.charCodeAt(0));"
+        f" const transfer = new DataTransfer();"
+        f" transfer.items.add(new File([bytes], '{name}', {{type: 'image/png'}}));"
+        f" return transfer; }})()"
+    )
+
+
+def test_drag_and_drop_and_paste(page: Page, service: Service) -> None:
+    open_page(page, service)
+    transfer = _file_in_page(page, "dog_1.png")
+    page.evaluate(
+        f"""() => document.querySelector('#picker-a .dropzone').dispatchEvent(
+                new DragEvent('drop', {{dataTransfer: {transfer}, bubbles: true,
+                                        cancelable: true}}))"""
+    )
+    expect(page.locator("#info-a")).to_contain_text("dog_1.png")
+    page.focus("#file-b")
+    page.evaluate(
+        f"""() => document.dispatchEvent(new ClipboardEvent('paste', {{
+                clipboardData: {_file_in_page(page, "dog_2.png")}, bubbles: true,
+                cancelable: true}}))"""
+    )
+    expect(page.locator("#info-b")).to_contain_text("dog_2.png")
+    expect(page.locator("#preview-b")).to_be_visible()
+    expect(page.locator("#info-a")).to_contain_text("dog_1.png")
+    run_comparison(page, "mobilenet_v2")
+
+
+def test_keyboard_only(page: Page, service: Service) -> None:
+    open_page(page, service)
+    order = []
+    for _ in range(4):
+        page.keyboard.press("Tab")
+        order.append(page.evaluate("document.activeElement.id || document.activeElement.className"))
+    assert order == ["skip-link", "file-a", "file-b", "method"]
+    page.focus("#file-a")
+    outline = page.evaluate(
+        "getComputedStyle(document.querySelector('label[for=file-a]')).outlineStyle"
+    )
+    assert outline == "solid"  # the visible focus of the file chooser
+    for slot, name in (("a", "cat.png"), ("b", "cat_3.png")):
+        page.focus(f"#file-{slot}")
+        with page.expect_file_chooser() as chooser:
+            page.keyboard.press("Space")
+        chooser.value.set_files(str(require(PHOTOS / name)))
+        expect(page.locator(f"#preview-{slot}")).to_be_visible()
+    page.focus("#method")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "compare-button"
+    page.keyboard.press("Enter")
+    expect(page.locator("#result")).to_be_visible()
+    assert page.evaluate("document.activeElement.id") == "result-title"
+
+
+def test_phone_sized_screen(page: Page, service: Service) -> None:
+    page.set_viewport_size({"width": 375, "height": 740})
+    open_page(page, service)
+    choose(page)
+    run_comparison(page, "ssim")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    a_box = page.locator("#picker-a").bounding_box()
+    b_box = page.locator("#picker-b").bounding_box()
+    assert b_box["y"] >= a_box["y"] + a_box["height"]  # stacked, not side by side
+
+
+def test_every_visible_image_has_a_text_alternative(page: Page, service: Service) -> None:
+    open_page(page, service)
+    choose(page)
+    run_comparison(page, "ssim")
+    for view in ("heatmap", "side", "swipe"):
+        page.check(f"input[name=view][value={view}]")
+        missing = page.evaluate(
+            "[...document.images].filter(i => i.offsetParent !== null && !i.alt).map(i => i.id)"
+        )
+        assert missing == []
+
+
+def test_heatmap_matches_the_api_pixels(page: Page, service: Service) -> None:
+    open_page(page, service)
+    choose(page)
+    run_comparison(page, "ssim")
+    src = page.get_attribute("#heatmap", "src")
+    shown = Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1])))
+    expected = api_result(service, "ssim")["heatmap"]
+    served = Image.open(io.BytesIO(base64.b64decode(expected.split(",", 1)[1])))
+    assert np.array_equal(np.asarray(shown), np.asarray(served))
