@@ -11,8 +11,8 @@ from pydantic import ValidationError
 
 from api.supervisor import WorkerSupervisor
 from shared.errors import ErrorCode, ErrorResponse, ServiceError
-from shared.methods import MethodName
-from shared.schemas import CompareResult, MethodsResponse, WorkerHealth
+from shared.methods import ALL_METHODS
+from shared.schemas import CompareAllResult, CompareResult, MethodsResponse, WorkerHealth
 from shared.settings import Settings
 
 
@@ -80,19 +80,26 @@ class WorkerClient:
             ) from None
         raise ServiceError(response.status_code, error.code, error.message, error.detail)
 
-    async def compare(self, method: MethodName, image_a: bytes, image_b: bytes) -> CompareResult:
-        """Forward one comparison; the files travel without their client-given names."""
+    async def compare(
+        self, method: str, image_a: bytes, image_b: bytes, align: bool | None = None
+    ) -> CompareResult | CompareAllResult:
+        """Forward one comparison (or ``all``); the files travel without their client-given
+        names."""
+        data = {"method": method}
+        if align is not None:
+            data["align"] = "true" if align else "false"
         response = await self._request(
             "POST",
             "/v1/compare",
-            data={"method": method.value},
+            data=data,
             files={
                 "image_a": ("image_a", image_a, "application/octet-stream"),
                 "image_b": ("image_b", image_b, "application/octet-stream"),
             },
         )
         self._raise_for_error(response)
-        return CompareResult.model_validate_json(response.content)
+        model = CompareAllResult if method == ALL_METHODS else CompareResult
+        return model.model_validate_json(response.content)
 
     async def methods(self) -> MethodsResponse:
         """The worker's method list with live availability."""

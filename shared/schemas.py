@@ -14,11 +14,12 @@ EXAMPLE_PNG = "data:image/png;base64,iVBORw0KGgo..."
 
 
 class Verdict(StrEnum):
-    """A short label for the score, from the method's calibrated thresholds."""
+    """A short label for the score, from the method's calibrated thresholds (highest first)."""
 
     IDENTICAL = "identical"
-    NEAR_IDENTICAL = "near-identical"
-    SIMILAR = "similar"
+    NEAR_DUPLICATE = "near-duplicate"
+    SAME_SUBJECT = "same-subject"
+    RELATED = "related"
     DIFFERENT = "different"
     UNCALIBRATED = "uncalibrated"
 
@@ -85,6 +86,49 @@ class HeatmapLegend(BaseModel):
     )
 
 
+class AlignmentInfo(BaseModel):
+    """Whether image B was registered onto image A before comparing, and how."""
+
+    requested: bool = Field(description="Whether alignment was asked for (or on by default).")
+    applied: bool = Field(description="Whether B was actually warped onto A.")
+    note: str = Field(
+        description="What was found, or why no alignment was applied.",
+        examples=["B was registered onto A: shift 12.0, -3.0 px, scale 1.000, rotation 0.00"],
+    )
+    matches: int = Field(0, description="Ratio-tested ORB feature matches.", examples=[412])
+    inliers: int = Field(
+        0, description="Matches consistent with the transform (RANSAC inliers).", examples=[388]
+    )
+    matrix: list[list[float]] | None = Field(
+        None,
+        description="2x3 similarity transform mapping B's pixel coordinates to A's.",
+        examples=[[[1.0, 0.0, 12.0], [0.0, 1.0, -3.0]]],
+    )
+    scale: float | None = Field(None, description="Scale of the transform.", examples=[1.0])
+    rotation_deg: float | None = Field(
+        None, description="Rotation of the transform, degrees.", examples=[0.0]
+    )
+    translation_px: list[float] | None = Field(
+        None, description="Shift (x, y) of the transform in A's pixels.", examples=[[12.0, -3.0]]
+    )
+    coverage_percent: float | None = Field(
+        None, description="Share of A that B covers once aligned.", examples=[96.5]
+    )
+
+
+class ExtraHeatmap(BaseModel):
+    """A second view of where the images differ."""
+
+    name: str = Field(description="Stable identifier of the view.", examples=["same_place"])
+    title: str = Field(description="Short title for a person.", examples=["Same place"])
+    description: str = Field(
+        description="What this view shows and when to prefer it.",
+        examples=["Feature distance at the same place in both images."],
+    )
+    image: str = Field(description="PNG data URL over image A.", examples=[EXAMPLE_PNG])
+    legend: HeatmapLegend = Field(description="What the colours mean in this view.")
+
+
 class CompareResult(BaseModel):
     """How alike two images are by one method, where they differ, and what that means."""
 
@@ -92,11 +136,13 @@ class CompareResult(BaseModel):
         description="The method that produced this result.", examples=["ssim"]
     )
     family: MethodFamily = Field(
-        description="structural: compares pixels; semantic: compares what the images show.",
+        description="structural or pixel: compares pixels; hash: compares a coarse "
+        "fingerprint; semantic: compares what the images show.",
         examples=["structural"],
     )
     score: float = Field(
-        description="The method's raw similarity: mean SSIM (-1..1) or the cosine of the two "
+        description="The method's raw similarity: mean SSIM or MS-SSIM (-1..1), the share of "
+        "unchanged pixels (pixel), 1 - Hamming distance / 64 (phash), or the cosine of the two "
         "CNN embeddings (0..1 for these ReLU networks).",
         examples=[0.8312],
     )
@@ -126,6 +172,19 @@ class CompareResult(BaseModel):
         examples=[EXAMPLE_PNG],
     )
     heatmap_legend: HeatmapLegend = Field(description="What the heatmap's colours mean.")
+    extra_heatmaps: list[ExtraHeatmap] = Field(
+        default_factory=list,
+        description="Further views of the differences (e.g. a CNN's same-place map).",
+        examples=[[]],
+    )
+    alignment: AlignmentInfo | None = Field(
+        None, description="Registration of B onto A (structural methods); null when not asked."
+    )
+    metrics: dict[str, float] = Field(
+        default_factory=dict,
+        description="Method-specific numbers (e.g. changed_percent, phash_distance).",
+        examples=[{"changed_percent": 3.2, "mean_delta_e2000": 0.41}],
+    )
     image_a: ImageInfo = Field(description="Image A as decoded.")
     image_b: ImageInfo = Field(description="Image B as decoded.")
     preparation: str = Field(
@@ -144,6 +203,36 @@ class CompareResult(BaseModel):
         examples=[[]],
     )
     timings: Timings = Field(description="Where the time went, in milliseconds.")
+
+
+class CompareAllTimings(BaseModel):
+    """Where the time of a compare-all request went, in milliseconds."""
+
+    decode_ms: float = Field(description="Decoding both images, once for all methods.")
+    worker_ms: float = Field(description="Everything inside the worker.", examples=[420.0])
+    total_ms: float | None = Field(None, description="Gateway receipt to answer.")
+
+
+class CompareAllResult(BaseModel):
+    """Every available method on one pair, and what their agreement or disagreement means."""
+
+    method: Literal["all"] = Field("all", description="Always 'all'.")
+    summary: str = Field(
+        description="Plain-language reading of all methods together, explaining disagreements.",
+        examples=[
+            "Structurally different but semantically the same subject: likely two photos of "
+            "one scene or subject."
+        ],
+    )
+    results: list[CompareResult] = Field(description="One result per available method.")
+    unavailable: dict[str, str] = Field(
+        default_factory=dict,
+        description="Methods that could not run, with the reason.",
+        examples=[{"vgg16": "ImageNet weights for VGG16 are missing: ..."}],
+    )
+    image_a: ImageInfo = Field(description="Image A as decoded.")
+    image_b: ImageInfo = Field(description="Image B as decoded.")
+    timings: CompareAllTimings = Field(description="Where the time went.")
 
 
 class LegacyCompareResult(BaseModel):

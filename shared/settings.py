@@ -71,6 +71,12 @@ class Settings(BaseSettings):
         224 * 224, description="Approximate input area (pixels) each image is resized to."
     )
 
+    pixel_jnd: float = Field(
+        2.3,
+        description="Just-noticeable colour difference (CIEDE2000) above which the pixel method "
+        "counts a pixel as changed (2.3: Sharma, Digital Color Imaging Handbook, 2003).",
+    )
+
     # Output
     heatmap_max_side: int = Field(
         768, description="Longest side of the returned heatmap PNG, in pixels."

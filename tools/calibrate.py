@@ -1,20 +1,26 @@
 """Derive each method's verdict thresholds from labelled image pairs, and write them down.
 
-    python tools/calibrate.py [--photos DIR] [--weights DIR] [--out worker/calibration.json]
+    make calibrate        (python tools/calibrate.py [--photos DIR] [--weights DIR] [--out FILE])
 
 The pairs are built from real photos only: the project's sibling ``shared/eval/photos`` (18
 licensed photos, several subjects photographed more than once) and scikit-image's bundled photos.
-``shared/holdout`` is never read. Each method gets three classes, in its own terms:
+``shared/holdout`` is never read. The classes, most alike first:
 
-* near-identical: a photo against a lightly altered copy (JPEG q75, noise sigma 4, blur sigma 0.8,
-  brightness +10, half-size and back);
-* similar: for SSIM, a heavily altered copy (JPEG q10, blur sigma 3, noise sigma 25, contrast
-  x0.5, a 3 % shift); for a CNN, a different photo of the same subject, or an overlapping crop;
-* different: photos of different subjects (for SSIM, also different photos of one subject).
+* near-duplicate: a photo against a lightly altered copy: JPEG q75, noise sigma 4, blur sigma
+  0.8, brightness +10, half size and back, a 90 % centre crop, a 3 % shift, a 2 degree rotation,
+  80 % scale;
+* same-subject: for pixel methods, a heavily altered copy (JPEG q10, blur sigma 3, noise sigma 25,
+  contrast x0.5); for a CNN also a different photo of the same subject, or an overlapping crop;
+* related (CNNs only): photos of different subjects of one broad kind (birds, pets, food, people);
+  a middle class whose verdict would be wrong more often than right on these pairs is merged
+  into the class below it, and the file says so;
+* different: every other pair of different photos (for pixel methods, different photos of one
+  subject too).
 
 Each threshold is the cut between two neighbouring classes with the best balanced accuracy
-(midway between the two scores it falls between). A CNN is calibrated only with genuine ImageNet
-weights, and its entry is keyed by a SHA-256 fingerprint of the weight values.
+(midway between the two scores it falls between), kept in order. A CNN is calibrated only with
+genuine ImageNet weights, keyed by a fingerprint of the weight values. The results go to
+``worker/calibration.json`` and a plot per method to ``docs/calibration/``.
 """
 
 from __future__ import annotations
@@ -32,48 +38,64 @@ import numpy as np
 from skimage import data as skdata
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
 
 from shared.methods import METHOD_INFO, MethodFamily, MethodName  # noqa: E402
-from shared.schemas import MethodState, WeightsSource  # noqa: E402
+from shared.schemas import ImageInfo, MethodState, Verdict, WeightsSource  # noqa: E402
 from shared.settings import Settings  # noqa: E402
 from worker.decode import DecodedImage, decode_image  # noqa: E402
-from worker.methods.base import Method  # noqa: E402
+from worker.methods.base import CompareOptions, Method  # noqa: E402
 from worker.registry import build_registry  # noqa: E402
+from worker.verdict import FAMILY_CLASSES  # noqa: E402
 
-CLASSES = ("near-identical", "similar", "different")
-SUBJECT_GROUPS = {"cat": "cat", "dog": "dog", "hot_dog": "hot dog", "chelsea": "cat"}
 SKIMAGE_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry")
+SUBJECTS = {"cat": "cat", "chelsea": "cat", "dog": "dog", "hot_dog": "hot dog"}
+KINDS = {
+    "bird": "birds",
+    "owl": "birds",
+    "parrot": "birds",
+    "cat": "pets",
+    "dog": "pets",
+    "pets": "pets",
+    "hot dog": "food",
+    "potato_chips": "food",
+    "coffee": "food",
+    "grace_hopper": "people",
+    "astronaut": "people",
+}
 
 
 @dataclass(frozen=True)
 class Photo:
-    """A calibration photo and the subject it shows."""
+    """A calibration photo, the subject it shows and its broad kind."""
 
     name: str
     subject: str
+    kind: str
     pixels: np.ndarray
 
 
 def subject_of(name: str) -> str:
-    """Photos named cat, cat_2, cat_3 share the subject 'cat'; every other photo is its own."""
+    """cat, cat_2 and cat_3 share the subject 'cat'; a photo of its own is its own subject."""
     stem = name.rstrip("_0123456789")
-    return SUBJECT_GROUPS.get(stem, name)
+    return SUBJECTS.get(stem, SUBJECTS.get(name, name))
+
+
+def make_photo(name: str, pixels: np.ndarray) -> Photo:
+    """A photo with its labels."""
+    subject = subject_of(name)
+    return Photo(name, subject, KINDS.get(subject, subject), pixels)
 
 
 def load_photos(folder: Path) -> list[Photo]:
     """The shared photos plus scikit-image's, decoded as the service decodes uploads."""
     photos = [
-        Photo(
-            path.stem,
-            subject_of(path.stem),
-            decode_image(path.read_bytes(), path.name, 10**9).pixels,
-        )
+        make_photo(path.stem, decode_image(path.read_bytes(), path.name, 10**9).pixels)
         for path in sorted(folder.iterdir())
         if path.suffix.lower() in {".png", ".jpg", ".jpeg"}
     ]
-    photos += [Photo(name, subject_of(name), getattr(skdata, name)()) for name in SKIMAGE_PHOTOS]
-    return photos
+    return photos + [make_photo(name, getattr(skdata, name)()) for name in SKIMAGE_PHOTOS]
 
 
 def _jpeg(pixels: np.ndarray, quality: int) -> np.ndarray:
@@ -82,8 +104,8 @@ def _jpeg(pixels: np.ndarray, quality: int) -> np.ndarray:
     return cv2.imdecode(encoded, cv2.IMREAD_COLOR)[..., ::-1].copy()
 
 
-def _noise(pixels: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
+def _noise(pixels: np.ndarray, sigma: float) -> np.ndarray:
+    rng = np.random.default_rng(0)
     return np.clip(pixels + rng.normal(0, sigma, pixels.shape), 0, 255).astype(np.uint8)
 
 
@@ -95,16 +117,33 @@ def _gain(pixels: np.ndarray, gain: float, offset: float) -> np.ndarray:
     return np.clip(pixels.astype(np.float32) * gain + offset, 0, 255).astype(np.uint8)
 
 
+def _resize(pixels: np.ndarray, scale: float) -> np.ndarray:
+    h, w = pixels.shape[:2]
+    return cv2.resize(pixels, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+
+
 def _half_and_back(pixels: np.ndarray) -> np.ndarray:
     h, w = pixels.shape[:2]
-    small = cv2.resize(pixels, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
-    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    return cv2.resize(_resize(pixels, 0.5), (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def _centre_crop(pixels: np.ndarray, share: float) -> np.ndarray:
+    h, w = pixels.shape[:2]
+    ch, cw = round(h * share), round(w * share)
+    top, left = (h - ch) // 2, (w - cw) // 2
+    return pixels[top : top + ch, left : left + cw]
 
 
 def _shift(pixels: np.ndarray, share: float) -> np.ndarray:
     h, w = pixels.shape[:2]
-    dy, dx = int(h * share), int(w * share)
-    return pixels[dy:, dx:]
+    return pixels[int(h * share) :, int(w * share) :]
+
+
+def _rotate(pixels: np.ndarray, degrees: float) -> np.ndarray:
+    h, w = pixels.shape[:2]
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
+    rotated = cv2.warpAffine(pixels, matrix, (w, h), borderMode=cv2.BORDER_REFLECT)
+    return _centre_crop(rotated, 0.92)
 
 
 Distortion = Callable[[np.ndarray], np.ndarray]
@@ -114,44 +153,55 @@ LIGHT: dict[str, Distortion] = {
     "blur-0.8": lambda p: _blur(p, 0.8),
     "brightness+10": lambda p: _gain(p, 1.0, 10),
     "half-and-back": _half_and_back,
+    "crop-90%": lambda p: _centre_crop(p, 0.9),
+    "shift-3%": lambda p: _shift(p, 0.03),
+    "rotate-2deg": lambda p: _rotate(p, 2.0),
+    "scale-80%": lambda p: _resize(p, 0.8),
 }
 HEAVY: dict[str, Distortion] = {
     "jpeg-q10": lambda p: _jpeg(p, 10),
     "blur-3": lambda p: _blur(p, 3),
     "noise-25": lambda p: _noise(p, 25),
     "contrast-x0.5": lambda p: _gain(p, 0.5, 64),
-    "shift-3%": lambda p: _shift(p, 0.03),
 }
 
 
-def _crops(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _overlapping_crops(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     h, w = pixels.shape[:2]
     return pixels[: int(h * 0.8), : int(w * 0.8)], pixels[h - int(h * 0.8) :, w - int(w * 0.8) :]
 
 
-Pair = tuple[str, np.ndarray, np.ndarray, str]  # (class, a, b, description)
+@dataclass(frozen=True)
+class Pair:
+    """A labelled pair."""
+
+    label: Verdict
+    a: np.ndarray
+    b: np.ndarray
+    description: str
 
 
 def build_pairs(photos: list[Photo], family: MethodFamily) -> list[Pair]:
-    """Labelled pairs for one family of methods."""
+    """Labelled pairs for one family of methods, in the classes that family can tell apart."""
+    classes = FAMILY_CLASSES[family]
+    semantic = family is MethodFamily.SEMANTIC
     pairs: list[Pair] = []
     for photo in photos:
-        for label, distort in LIGHT.items():
-            pairs.append(
-                ("near-identical", photo.pixels, distort(photo.pixels), f"{photo.name} {label}")
-            )
-        if family is MethodFamily.STRUCTURAL:
-            for label, distort in HEAVY.items():
-                pairs.append(
-                    ("similar", photo.pixels, distort(photo.pixels), f"{photo.name} {label}")
-                )
-        else:
-            left, right = _crops(photo.pixels)
-            pairs.append(("similar", left, right, f"{photo.name} overlapping crops"))
+        for name, distort in LIGHT.items():
+            pairs.append(Pair(Verdict.NEAR_DUPLICATE, photo.pixels, distort(photo.pixels), name))
+        if Verdict.SAME_SUBJECT in classes:
+            for name, distort in HEAVY.items():
+                pairs.append(Pair(Verdict.SAME_SUBJECT, photo.pixels, distort(photo.pixels), name))
+        if semantic:
+            left, right = _overlapping_crops(photo.pixels)
+            pairs.append(Pair(Verdict.SAME_SUBJECT, left, right, f"{photo.name} crops"))
     for first, second in itertools.combinations(photos, 2):
-        same_subject = first.subject == second.subject
-        label = "similar" if same_subject and family is MethodFamily.SEMANTIC else "different"
-        pairs.append((label, first.pixels, second.pixels, f"{first.name} vs {second.name}"))
+        label = Verdict.DIFFERENT
+        if semantic and first.subject == second.subject:
+            label = Verdict.SAME_SUBJECT
+        elif semantic and first.kind == second.kind:
+            label = Verdict.RELATED
+        pairs.append(Pair(label, first.pixels, second.pixels, f"{first.name} vs {second.name}"))
     return pairs
 
 
@@ -160,79 +210,185 @@ def best_cut(higher: list[float], lower: list[float]) -> float:
     values = sorted(set(higher) | set(lower))
     candidates = [(a + b) / 2 for a, b in itertools.pairwise(values)] or values
     high, low = np.array(higher), np.array(lower)
+    middle = float(np.median(values))
 
-    def balanced_accuracy(cut: float) -> float:
-        return ((high >= cut).mean() + (low < cut).mean()) / 2
+    def quality(cut: float) -> tuple[float, float]:
+        balanced = ((high >= cut).mean() + (low < cut).mean()) / 2
+        return float(balanced), -abs(cut - middle)
 
-    return max(candidates, key=lambda cut: (balanced_accuracy(cut), -abs(cut - np.median(values))))
+    return max(candidates, key=quality)
 
 
-def verdict_of(score: float, near: float, similar: float) -> str:
+def fit_thresholds(scores: dict[Verdict, list[float]], classes: tuple[Verdict, ...]) -> list[float]:
+    """One cut between each pair of neighbouring classes, kept in decreasing order."""
+    cuts = [best_cut(scores[hi], scores[lo]) for hi, lo in itertools.pairwise(classes)]
+    for index in range(1, len(cuts)):
+        cuts[index] = min(cuts[index], cuts[index - 1])
+    return cuts
+
+
+def classify(score: float, classes: tuple[Verdict, ...], cuts: list[float]) -> Verdict:
     """The class a score falls in."""
-    return "near-identical" if score >= near else "similar" if score >= similar else "different"
+    for verdict, cut in zip(classes, cuts, strict=False):
+        if score >= cut:
+            return verdict
+    return classes[-1]
 
 
 def as_decoded(pixels: np.ndarray) -> DecodedImage:
-    """Wrap pixels the way the worker's decoder would hand them to a method."""
-    from shared.schemas import ImageInfo
-
+    """Wrap pixels the way the worker's decoder hands them to a method."""
     info = ImageInfo(width=pixels.shape[1], height=pixels.shape[0], bytes=0)
     return DecodedImage(np.ascontiguousarray(pixels), info)
 
 
-def calibrate(method: Method, pairs: list[Pair]) -> dict:
-    """Scores per class, the thresholds, and the accuracy they give on these pairs."""
-    scores: dict[str, list[float]] = {name: [] for name in CLASSES}
-    for label, a, b, _ in pairs:
-        scores[label].append(method.compare(as_decoded(a), as_decoded(b)).score)
-    near = best_cut(scores["near-identical"], scores["similar"])
-    similar = best_cut(scores["similar"], scores["different"])
-    similar = min(similar, near)
+def score_pairs(method: Method, pairs: list[Pair]) -> list[float]:
+    """The method's score on every pair, with its default options."""
+    options = CompareOptions()
+    return [method.compare(as_decoded(p.a), as_decoded(p.b), options).score for p in pairs]
+
+
+def _predict(scores: list[float], classes: tuple[Verdict, ...], cuts: list[float]) -> list[Verdict]:
+    return [classify(score, classes, cuts) for score in scores]
+
+
+def _precision(predicted: list[Verdict], labels: list[Verdict], verdict: Verdict) -> float:
+    chosen = [label for p, label in zip(predicted, labels, strict=True) if p is verdict]
+    return sum(label is verdict for label in chosen) / len(chosen) if chosen else 0.0
+
+
+def evaluate(labels: list[Verdict], scores: list[float], family: MethodFamily) -> dict:
+    """Thresholds from the scores, and the accuracy they give on these same pairs.
+
+    A middle class is kept only while the verdict is right more often than wrong on the
+    calibration pairs (precision at least 50 %); otherwise the method cannot tell it from the
+    class below, and the two are merged (its pairs relabelled), so that no verdict is offered
+    that the data says is mostly wrong.
+    """
+    classes = FAMILY_CLASSES[family]
+    dropped: dict[str, str] = {}
+    while True:
+        by_class: dict[Verdict, list[float]] = {c: [] for c in classes}
+        for label, score in zip(labels, scores, strict=True):
+            by_class[label].append(score)
+        cuts = fit_thresholds(by_class, classes)
+        predicted = _predict(scores, classes, cuts)
+        middle = classes[1:-1]
+        precision = {c: _precision(predicted, labels, c) for c in middle}
+        weakest = min(middle, key=lambda c: precision[c], default=None)
+        if weakest is None or precision[weakest] >= 0.5:
+            break
+        below = classes[classes.index(weakest) + 1]
+        dropped[weakest.value] = (
+            f"precision {precision[weakest]:.0%} on the calibration pairs (below 50 %): "
+            f"merged into '{below.value}'"
+        )
+        labels = [below if label is weakest else label for label in labels]
+        classes = tuple(c for c in classes if c is not weakest)
+    pairs_correct = [p is t for p, t in zip(predicted, labels, strict=True)]
     accuracy = {
-        name: float(np.mean([verdict_of(s, near, similar) == name for s in values]))
-        for name, values in scores.items()
+        c.value: round(
+            float(np.mean([ok for ok, t in zip(pairs_correct, labels, strict=True) if t is c])), 4
+        )
+        for c in classes
     }
-    total = sum(len(values) for values in scores.values())
-    overall = sum(accuracy[name] * len(scores[name]) for name in CLASSES) / total
+    confusion = {
+        c.value: {
+            d.value: sum(1 for p, t in zip(predicted, labels, strict=True) if t is c and p is d)
+            for d in classes
+        }
+        for c in classes
+    }
     return {
-        "thresholds": {"near-identical": round(near, 4), "similar": round(similar, 4)},
-        "accuracy": {name: round(value, 4) for name, value in accuracy.items()},
-        "overall_accuracy": round(overall, 4),
+        "classes": [c.value for c in classes],
+        "thresholds": {c.value: round(cut, 4) for c, cut in zip(classes, cuts, strict=False)},
+        "accuracy": accuracy,
+        "overall_accuracy": round(sum(pairs_correct) / len(labels), 4),
         "balanced_accuracy": round(float(np.mean(list(accuracy.values()))), 4),
-        "pairs": {name: len(values) for name, values in scores.items()},
+        "pairs": {c.value: len(by_class[c]) for c in classes},
+        "confusion": confusion,
+        "dropped_classes": dropped,
         "score_range": {
-            name: [round(min(values), 4), round(max(values), 4)] for name, values in scores.items()
+            c.value: [round(min(v), 4), round(max(v), 4)] for c, v in by_class.items() if v
         },
     }
 
 
+def calibrate_method(method: Method, photos: list[Photo]) -> tuple[dict, list[Pair], list[float]]:
+    """Build the family's pairs, score them, fit and evaluate the thresholds."""
+    family = METHOD_INFO[method.name].family
+    pairs = build_pairs(photos, family)
+    scores = score_pairs(method, pairs)
+    entry = evaluate([p.label for p in pairs], scores, family)
+    return {"method": method.name.value, **entry}, pairs, scores
+
+
+def plot(name: MethodName, entry: dict, pairs: list[Pair], scores: list[float], out: Path) -> None:
+    """Score distribution per class, with the thresholds: docs/calibration/<method>.png."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    classes = entry["classes"]
+    merged = {name: reason.split("'")[-2] for name, reason in entry["dropped_classes"].items()}
+    figure, axes = plt.subplots(figsize=(7, 3.6), dpi=110)
+    rng = np.random.default_rng(0)
+    for index, label in enumerate(classes):
+        values = [
+            s
+            for p, s in zip(pairs, scores, strict=True)
+            if merged.get(p.label.value, p.label.value) == label
+        ]
+        jitter = rng.uniform(-0.18, 0.18, len(values))
+        axes.scatter(np.full(len(values), index) + jitter, values, s=9, alpha=0.55)
+        axes.boxplot(values, positions=[index], widths=0.5, showfliers=False)
+    for label, cut in entry["thresholds"].items():
+        axes.axhline(cut, color="black", linestyle="--", linewidth=0.8)
+        axes.text(len(classes) - 0.5, cut, f" {label} from {cut:.3f}", va="bottom", fontsize=7)
+    axes.set_xticks(range(len(classes)), [f"{c}\n(n={entry['pairs'][c]})" for c in classes])
+    axes.set_ylabel("score")
+    axes.set_title(
+        f"{METHOD_INFO[name].title}: scores by class "
+        f"(accuracy on these pairs {entry['overall_accuracy']:.1%})"
+    )
+    axes.set_xlim(-0.6, len(classes) + 0.4)
+    figure.tight_layout()
+    figure.savefig(out / f"{name.value}.png")
+    plt.close(figure)
+
+
 def main() -> None:
     """Calibrate every method that can be calibrated here and write the thresholds file."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description="Derive verdict thresholds from labelled pairs.")
     parser.add_argument("--photos", type=Path, default=REPO.parent / "shared" / "eval" / "photos")
     parser.add_argument("--weights", type=Path, default=REPO.parent / "shared" / "weights")
     parser.add_argument("--out", type=Path, default=REPO / "worker" / "calibration.json")
+    parser.add_argument("--plots", type=Path, default=REPO / "docs" / "calibration")
     args = parser.parse_args()
 
     photos = load_photos(args.photos)
-    settings = Settings(weights_dir=args.weights, allow_weight_download=False)
-    registry = build_registry(settings)
+    registry = build_registry(Settings(weights_dir=args.weights, allow_weight_download=False))
     for cnn in registry.cnns:
         cnn.load()
+    args.plots.mkdir(parents=True, exist_ok=True)
     entries: dict[str, dict] = {}
     skipped: dict[str, str] = {}
     for name in MethodName:
         availability = registry.availability(name)
-        if availability.state is not MethodState.READY or availability.calibration_key is None:
+        genuine = availability.weights in (WeightsSource.NONE, WeightsSource.IMAGENET)
+        if availability.state is not MethodState.READY or not availability.calibration_key:
             skipped[name.value] = "no genuine ImageNet weights were available"
             continue
-        if availability.weights is WeightsSource.RANDOM_INIT:
+        if not genuine:
             skipped[name.value] = "random weights cannot be calibrated"
             continue
-        pairs = build_pairs(photos, METHOD_INFO[name].family)
-        entry = calibrate(registry.methods[name], pairs)
-        entries[availability.calibration_key] = {"method": name.value, **entry}
-        print(f"{name.value:>13}: {json.dumps(entry)}")
+        entry, pairs, scores = calibrate_method(registry.methods[name], photos)
+        entries[availability.calibration_key] = entry
+        plot(name, entry, pairs, scores, args.plots)
+        print(
+            f"{name.value:>13}: thresholds {entry['thresholds']}, accuracy {entry['accuracy']}, "
+            f"overall {entry['overall_accuracy']}"
+        )
     for name, reason in skipped.items():
         print(f"{name:>13}: not calibrated: {reason}")
     document = {
@@ -243,7 +399,7 @@ def main() -> None:
         "methods": entries,
     }
     args.out.write_text(json.dumps(document, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    print(f"wrote {args.out} and plots in {args.plots}")
 
 
 if __name__ == "__main__":

@@ -13,11 +13,18 @@ from fastapi import FastAPI, File, Form, UploadFile
 from PIL import Image
 
 from shared.http_errors import install_error_handlers
-from shared.methods import MethodName
-from shared.schemas import CompareResult, MethodsResponse, MethodState, WorkerHealth
+from shared.methods import ALL_METHODS, MethodChoice, MethodName
+from shared.schemas import (
+    CompareAllResult,
+    CompareResult,
+    MethodsResponse,
+    MethodState,
+    WorkerHealth,
+)
 from shared.settings import Settings, get_settings
+from worker.methods.base import CompareOptions
 from worker.registry import Registry, build_registry
-from worker.service import compare_bytes
+from worker.service import compare_all, compare_bytes
 
 log = logging.getLogger(__name__)
 
@@ -78,13 +85,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def methods() -> MethodsResponse:
         return MethodsResponse(methods=registry.statuses())
 
-    @app.post("/v1/compare", response_model=CompareResult)
+    @app.post("/v1/compare", response_model=CompareResult | CompareAllResult)
     def compare(
         image_a: Annotated[UploadFile, File()],
         image_b: Annotated[UploadFile, File()],
-        method: Annotated[MethodName, Form()],
-    ) -> CompareResult:
+        method: Annotated[MethodChoice, Form()],
+        align: Annotated[bool | None, Form()] = None,
+    ) -> CompareResult | CompareAllResult:
         # A sync route: FastAPI runs it in a thread, so the event loop keeps answering /health.
-        return compare_bytes(registry, method, image_a.file.read(), image_b.file.read(), settings)
+        data_a, data_b = image_a.file.read(), image_b.file.read()
+        options = CompareOptions(align=align)
+        if method.value == ALL_METHODS:
+            return compare_all(registry, data_a, data_b, settings, options)
+        return compare_bytes(registry, MethodName(method.value), data_a, data_b, settings, options)
 
     return app

@@ -1,46 +1,49 @@
-"""Plain-language explanations: what the method measures, and what this value means here."""
+"""Plain-language explanations: what the method measures, what it is blind to, the verdict and
+why, and whether B was aligned first."""
 
 from __future__ import annotations
 
 from shared.methods import METHOD_INFO, MethodFamily, MethodName
-from shared.schemas import Verdict, WeightsSource
+from shared.schemas import AlignmentInfo, Verdict, WeightsSource
 from worker.verdict import Thresholds
 
-WHAT_IT_MEASURES = {
-    MethodFamily.STRUCTURAL: (
-        "{title} compares the two pictures pixel by pixel: local brightness, contrast and "
-        "structure (Wang et al. 2004). It is high only when B is the same picture as A, perhaps "
-        "re-encoded, resized, slightly blurred or noisy; two different photos of the same "
-        "subject score low."
-    ),
-    MethodFamily.SEMANTIC: (
-        "{title} is a neural network trained on ImageNet; here it describes each image by what "
-        "it shows, and the score is the cosine similarity of the two descriptions. It is high "
-        "when the images show the same kind of thing, even in different photos, and does not "
-        "care about exact pixels, colours or framing."
-    ),
-}
-
-MEANING = {
-    (MethodFamily.STRUCTURAL, Verdict.IDENTICAL): "the two images are identical, pixel for pixel",
-    (MethodFamily.STRUCTURAL, Verdict.NEAR_IDENTICAL): (
+MEANING: dict[tuple[MethodFamily, Verdict], str] = {
+    (MethodFamily.STRUCTURAL, Verdict.NEAR_DUPLICATE): (
         "B is the same picture as A with at most slight changes (compression, noise, a little "
-        "blur or brightness)"
+        "blur, brightness, a small crop or shift)"
     ),
-    (MethodFamily.STRUCTURAL, Verdict.SIMILAR): (
-        "B is recognisably the same picture as A but visibly altered (strong blur, heavy "
-        "compression, noise or other edits)"
+    (MethodFamily.STRUCTURAL, Verdict.SAME_SUBJECT): (
+        "B is recognisably the same picture or scene as A but visibly altered (strong blur, "
+        "heavy compression, noise or other edits)"
     ),
     (MethodFamily.STRUCTURAL, Verdict.DIFFERENT): (
         "B is not the same picture as A at the pixel level; they may still show the same "
         "subject, which the CNN methods can tell"
     ),
-    (MethodFamily.SEMANTIC, Verdict.IDENTICAL): "the two images are identical, pixel for pixel",
-    (MethodFamily.SEMANTIC, Verdict.NEAR_IDENTICAL): (
+    (MethodFamily.PIXEL, Verdict.NEAR_DUPLICATE): (
+        "almost no pixel changed visibly: B is the same picture as A"
+    ),
+    (MethodFamily.PIXEL, Verdict.SAME_SUBJECT): (
+        "many pixels changed visibly, yet B is still recognisably A, edited or degraded"
+    ),
+    (MethodFamily.PIXEL, Verdict.DIFFERENT): "most pixels differ: B is not the same picture",
+    (MethodFamily.HASH, Verdict.NEAR_DUPLICATE): (
+        "the coarse pattern matches: B is a near-duplicate of A (resized, re-encoded or "
+        "slightly edited)"
+    ),
+    (MethodFamily.HASH, Verdict.DIFFERENT): (
+        "the coarse pattern differs: not a near-duplicate (or a crop or rotation of one, which "
+        "a hash cannot see through)"
+    ),
+    (MethodFamily.SEMANTIC, Verdict.NEAR_DUPLICATE): (
         "the network sees essentially the same picture in both"
     ),
-    (MethodFamily.SEMANTIC, Verdict.SIMILAR): (
-        "the images likely show the same kind of subject, though they may be different photos"
+    (MethodFamily.SEMANTIC, Verdict.SAME_SUBJECT): (
+        "the images show the same kind of subject or scene, though they may be different photos"
+    ),
+    (MethodFamily.SEMANTIC, Verdict.RELATED): (
+        "the images show related things (the same broad kind, e.g. two animals or two foods), "
+        "not the same subject"
     ),
     (MethodFamily.SEMANTIC, Verdict.DIFFERENT): "the images show different kinds of things",
 }
@@ -53,12 +56,17 @@ def explain(
     thresholds: Thresholds | None,
     weights: WeightsSource,
     preparation: str,
+    alignment: AlignmentInfo | None = None,
 ) -> str:
-    """Two to four sentences a non-expert can act on."""
+    """A few sentences a non-expert can act on."""
     info = METHOD_INFO[method]
-    parts = [WHAT_IT_MEASURES[info.family].format(title=info.title)]
+    parts = [info.measures]
     percent = max(0.0, min(1.0, score)) * 100
-    if verdict is Verdict.UNCALIBRATED:
+    if verdict is Verdict.IDENTICAL:
+        parts.append(
+            f"These images score {score:.3f} ({percent:.1f}%): they are identical, pixel for pixel."
+        )
+    elif verdict is Verdict.UNCALIBRATED:
         why = (
             "it runs with random test weights, so the value says nothing about content"
             if weights is WeightsSource.RANDOM_INIT
@@ -70,15 +78,15 @@ def explain(
             f"means more alike."
         )
     else:
-        bounds = ""
-        if thresholds is not None and verdict is not Verdict.IDENTICAL:
-            bounds = (
-                f" (calibrated: near-identical from {thresholds.near_identical:.3f}, "
-                f"similar from {thresholds.similar:.3f})"
-            )
+        bounds = f" (calibrated: {thresholds.describe()})" if thresholds is not None else ""
         parts.append(
             f"These images score {score:.3f} ({percent:.1f}%), which reads as "
             f"'{verdict.value}'{bounds}: {MEANING[(info.family, verdict)]}."
+        )
+    if alignment is not None and alignment.applied:
+        parts.append(
+            "B was first aligned onto A (shifted, scaled or rotated to match), so the score "
+            "reflects content rather than framing."
         )
     parts.append(preparation)
     parts.append("On the heatmap, red marks where they differ and blue where they agree.")

@@ -1,19 +1,22 @@
 """Bring two images of different sizes into one frame without ever stretching either.
 
-Policy (also stated in the README and in every structural result): the larger image (by area) is
-scaled down, keeping its aspect ratio, until it just covers the smaller one, then centre-cropped
-to the smaller one's size. Upscaling never happens, so no detail is invented; when aspect ratios
-differ, the cropped-away margins are reported as having no counterpart.
+Policy (also stated in the README and in every structural result): when alignment is asked for
+and succeeds, B is warped onto A's pixel grid and only the part of A that B covers is compared.
+Otherwise the larger image (by area) is scaled down, keeping its aspect ratio, until it just
+covers the smaller one, then centre-cropped to the smaller one's size. Upscaling never happens,
+so no detail is invented; parts of A without a counterpart in B are reported as such.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
 
 from shared.errors import ErrorCode, ServiceError
+from shared.schemas import AlignmentInfo
+from worker.alignment import register
 
 
 @dataclass(frozen=True)
@@ -25,9 +28,14 @@ class CommonFrame:
     a_scaled_size: tuple[int, int]  # (height, width) of A after scaling
     a_offset: tuple[int, int]  # (top, left) of the frame inside scaled A
     note: str
+    coverage: np.ndarray | None = None
+    """Bool mask over the frame: where B has pixels (None: everywhere)."""
+    alignment: AlignmentInfo | None = None
 
     def place_in_a(self, values: np.ndarray) -> np.ndarray:
         """A per-pixel map of the frame, embedded in scaled A, NaN where A has no counterpart."""
+        if self.coverage is not None:
+            values = np.where(self.coverage, values, np.nan).astype(np.float32)
         height, width = self.a_scaled_size
         if (height, width) == values.shape[:2]:
             return values
@@ -55,8 +63,8 @@ def centre_crop(pixels: np.ndarray, height: int, width: int) -> tuple[np.ndarray
     return pixels[top : top + height, left : left + width], (top, left)
 
 
-def common_frame(a: np.ndarray, b: np.ndarray, *, min_side: int = 1) -> CommonFrame:
-    """Scale and crop the larger of ``a`` and ``b`` onto the smaller one's size."""
+def check_min_side(a: np.ndarray, b: np.ndarray, min_side: int) -> None:
+    """422 when either image is smaller than a method can handle."""
     for label, pixels in (("image_a", a), ("image_b", b)):
         if min(pixels.shape[:2]) < min_side:
             raise ServiceError(
@@ -66,6 +74,30 @@ def common_frame(a: np.ndarray, b: np.ndarray, *, min_side: int = 1) -> CommonFr
                 f"least {min_side}x{min_side}.",
                 {"field": label, "min_side": min_side},
             )
+
+
+def prepare_pair(a: np.ndarray, b: np.ndarray, *, align: bool, min_side: int = 1) -> CommonFrame:
+    """The frame a structural method compares in: B registered onto A when asked for and
+    possible, else the scale-and-crop policy. Uncovered parts of the frame are filled with A's
+    own pixels (so filters see no artificial edge) and marked in ``coverage``."""
+    check_min_side(a, b, min_side)
+    if not align:
+        return common_frame(a, b, min_side=min_side)
+    registration = register(a, b)
+    info = registration.info
+    if info.applied and registration.warped_b is not None and registration.coverage is not None:
+        filled = np.where(registration.coverage[..., None], registration.warped_b, a)
+        height, width = a.shape[:2]
+        note = f"{info.note}; only that part is compared."
+        return CommonFrame(a, filled, (height, width), (0, 0), note, registration.coverage, info)
+    frame = common_frame(a, b, min_side=min_side)
+    prefix = "Alignment: " if info.note.startswith("already") else "Not aligned: "
+    return replace(frame, alignment=info, note=f"{prefix}{info.note}. {frame.note}")
+
+
+def common_frame(a: np.ndarray, b: np.ndarray, *, min_side: int = 1) -> CommonFrame:
+    """Scale and crop the larger of ``a`` and ``b`` onto the smaller one's size."""
+    check_min_side(a, b, min_side)
     (ah, aw), (bh, bw) = a.shape[:2], b.shape[:2]
     if (ah, aw) == (bh, bw):
         return CommonFrame(a, b, (ah, aw), (0, 0), "Both images have the same size.")

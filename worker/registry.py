@@ -9,6 +9,9 @@ from shared.schemas import MethodState, MethodStatus, WeightsSource
 from shared.settings import Settings
 from worker.methods.base import Availability, Method
 from worker.methods.cnn import CNN_SPECS, CnnMethod
+from worker.methods.ms_ssim import MsSsimMethod
+from worker.methods.phash import PerceptualHashMethod
+from worker.methods.pixel import PixelDifferenceMethod
 from worker.methods.ssim import SsimMethod
 from worker.verdict import thresholds_for
 
@@ -58,6 +61,11 @@ def build_registry(settings: Settings) -> Registry:
     cnns = [
         CnnMethod(CNN_SPECS[MethodName(name)], settings) for name in settings.cnn_method_names()
     ]
-    methods: dict[MethodName, Method] = {MethodName.SSIM: SsimMethod()}
+    methods: dict[MethodName, Method] = {
+        MethodName.SSIM: SsimMethod(),
+        MethodName.MS_SSIM: MsSsimMethod(),
+        MethodName.PIXEL: PixelDifferenceMethod(settings.pixel_jnd),
+        MethodName.PHASH: PerceptualHashMethod(),
+    }
     methods.update({cnn.name: cnn for cnn in cnns})
     return Registry(methods=methods, cnns=cnns)

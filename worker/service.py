@@ -7,13 +7,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from shared.errors import ErrorCode, ServiceError
-from shared.methods import METHOD_INFO, MethodName
-from shared.schemas import CompareResult, MethodState, Timings
+from shared.methods import ALL_METHODS, METHOD_INFO, MethodName
+from shared.schemas import (
+    CompareAllResult,
+    CompareAllTimings,
+    CompareResult,
+    ExtraHeatmap,
+    MethodState,
+    Timings,
+)
 from shared.settings import Settings
-from worker.decode import decode_image
+from worker.decode import DecodedImage, decode_image
 from worker.explain import explain
 from worker.heatmap import png_data_url, render_overlay
+from worker.methods.base import CompareOptions
 from worker.registry import Registry
+from worker.summary import summarize
 from worker.verdict import decide, thresholds_for
 
 
@@ -26,17 +35,11 @@ def _stopwatch(into: dict[str, float], key: str) -> Iterator[None]:
         into[key] = round((time.perf_counter() - start) * 1000, 3)
 
 
-def compare_bytes(
-    registry: Registry,
-    method_name: MethodName,
-    data_a: bytes,
-    data_b: bytes,
-    settings: Settings,
-) -> CompareResult:
-    """Run ``method_name`` on two uploaded files; ``ServiceError`` for anything the client
-    can fix (4xx) or that is not ready (503)."""
-    started = time.perf_counter()
-    times: dict[str, float] = {}
+def _elapsed_ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)
+
+
+def _require_ready(registry: Registry, method_name: MethodName) -> None:
     availability = registry.availability(method_name)
     if availability.state is not MethodState.READY:
         title = METHOD_INFO[method_name].title
@@ -46,17 +49,46 @@ def compare_bytes(
             availability.reason or f"{title} is not ready yet; try again shortly.",
             {"method": str(method_name), "state": str(availability.state)},
         )
+
+
+def _decode_pair(
+    data_a: bytes, data_b: bytes, settings: Settings
+) -> tuple[DecodedImage, DecodedImage]:
+    return (
+        decode_image(data_a, "image_a", settings.max_image_pixels),
+        decode_image(data_b, "image_b", settings.max_image_pixels),
+    )
+
+
+def run_method(
+    registry: Registry,
+    method_name: MethodName,
+    image_a: DecodedImage,
+    image_b: DecodedImage,
+    options: CompareOptions,
+    settings: Settings,
+    decode_ms: float,
+) -> CompareResult:
+    """One ready method on two decoded images, rendered and explained."""
+    started = time.perf_counter()
+    times: dict[str, float] = {}
+    availability = registry.availability(method_name)
     method = registry.methods[method_name]
-    with _stopwatch(times, "decode"):
-        image_a = decode_image(data_a, "image_a", settings.max_image_pixels)
-        image_b = decode_image(data_b, "image_b", settings.max_image_pixels)
     with _stopwatch(times, "compute"):
-        comparison = method.compare(image_a, image_b)
+        comparison = method.compare(image_a, image_b, options)
     with _stopwatch(times, "heatmap"):
-        overlay = render_overlay(
-            image_a.pixels, comparison.difference_map, settings.heatmap_max_side
-        )
-        heatmap = png_data_url(overlay)
+        max_side = settings.heatmap_max_side
+        heatmap = png_data_url(render_overlay(image_a.pixels, comparison.difference_map, max_side))
+        extra = [
+            ExtraHeatmap(
+                name=view.name,
+                title=view.title,
+                description=view.description,
+                image=png_data_url(render_overlay(image_a.pixels, view.values, max_side)),
+                legend=view.legend,
+            )
+            for view in comparison.extra_views
+        ]
     thresholds = thresholds_for(availability.calibration_key)
     verdict = decide(comparison.score, comparison.identical_pixels, thresholds)
     return CompareResult(
@@ -73,18 +105,88 @@ def compare_bytes(
             thresholds,
             availability.weights,
             comparison.preparation,
+            comparison.alignment,
         ),
         heatmap=heatmap,
         heatmap_legend=comparison.legend,
+        extra_heatmaps=extra,
+        alignment=comparison.alignment,
+        metrics=comparison.metrics,
         image_a=image_a.info,
         image_b=image_b.info,
         preparation=comparison.preparation,
         weights=availability.weights,
         warnings=comparison.warnings,
         timings=Timings(
-            decode_ms=times["decode"],
+            decode_ms=decode_ms,
             compute_ms=times["compute"],
             heatmap_ms=times["heatmap"],
-            worker_ms=round((time.perf_counter() - started) * 1000, 3),
+            worker_ms=round(decode_ms + _elapsed_ms(started), 3),
         ),
+    )
+
+
+def compare_bytes(
+    registry: Registry,
+    method_name: MethodName,
+    data_a: bytes,
+    data_b: bytes,
+    settings: Settings,
+    options: CompareOptions | None = None,
+) -> CompareResult:
+    """Run ``method_name`` on two uploaded files; ``ServiceError`` for anything the client
+    can fix (4xx) or that is not ready (503)."""
+    _require_ready(registry, method_name)
+    times: dict[str, float] = {}
+    with _stopwatch(times, "decode"):
+        image_a, image_b = _decode_pair(data_a, data_b, settings)
+    return run_method(
+        registry,
+        method_name,
+        image_a,
+        image_b,
+        options or CompareOptions(),
+        settings,
+        times["decode"],
+    )
+
+
+def compare_all(
+    registry: Registry,
+    data_a: bytes,
+    data_b: bytes,
+    settings: Settings,
+    options: CompareOptions | None = None,
+) -> CompareAllResult:
+    """Every ready method on one pair, decoded once; methods that cannot take the pair (e.g.
+    too small for MS-SSIM) are listed with the reason instead of failing the request."""
+    started = time.perf_counter()
+    times: dict[str, float] = {}
+    with _stopwatch(times, "decode"):
+        image_a, image_b = _decode_pair(data_a, data_b, settings)
+    results: list[CompareResult] = []
+    unavailable: dict[str, str] = {}
+    for name in MethodName:
+        availability = registry.availability(name)
+        if availability.state is not MethodState.READY:
+            unavailable[name.value] = availability.reason or str(availability.state)
+            continue
+        try:
+            results.append(
+                run_method(
+                    registry, name, image_a, image_b, options or CompareOptions(), settings, 0.0
+                )
+            )
+        except ServiceError as error:
+            if error.status_code >= 500:
+                raise
+            unavailable[name.value] = error.message
+    return CompareAllResult(
+        method=ALL_METHODS,
+        summary=summarize(results, unavailable),
+        results=results,
+        unavailable=unavailable,
+        image_a=image_a.info,
+        image_b=image_b.info,
+        timings=CompareAllTimings(decode_ms=times["decode"], worker_ms=_elapsed_ms(started)),
     )

@@ -1,9 +1,9 @@
 """Turn a raw score into a verdict, using only thresholds that were derived from data.
 
 The thresholds live in ``calibration.json`` next to this module, written by
-``tools/calibrate.py``. A CNN's entry is keyed by a fingerprint of the weight values it was derived
-with, so thresholds never silently apply to other weights; a method without an entry gets the
-verdict ``uncalibrated``.
+``tools/calibrate.py``. A CNN's entry is keyed by a fingerprint of the weight values it was
+derived with, so thresholds never silently apply to other weights; a method without an entry
+gets the verdict ``uncalibrated``.
 """
 
 from __future__ import annotations
@@ -13,17 +13,43 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from shared.methods import MethodFamily
 from shared.schemas import Verdict
 
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 
+# The verdict classes each family can tell apart, most alike first. A pixel method cannot tell
+# "related" from "different"; only a semantic one can.
+FAMILY_CLASSES: dict[MethodFamily, tuple[Verdict, ...]] = {
+    MethodFamily.STRUCTURAL: (Verdict.NEAR_DUPLICATE, Verdict.SAME_SUBJECT, Verdict.DIFFERENT),
+    MethodFamily.PIXEL: (Verdict.NEAR_DUPLICATE, Verdict.SAME_SUBJECT, Verdict.DIFFERENT),
+    MethodFamily.HASH: (Verdict.NEAR_DUPLICATE, Verdict.DIFFERENT),
+    MethodFamily.SEMANTIC: (
+        Verdict.NEAR_DUPLICATE,
+        Verdict.SAME_SUBJECT,
+        Verdict.RELATED,
+        Verdict.DIFFERENT,
+    ),
+}
+
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Lowest score of each verdict class, highest class first."""
+    """The lowest score of each class but the last, most alike first."""
 
-    near_identical: float
-    similar: float
+    bounds: tuple[tuple[Verdict, float], ...]
+    lowest: Verdict
+
+    def describe(self) -> str:
+        """E.g. 'near-duplicate from 0.926, same-subject from 0.351'."""
+        return ", ".join(f"{verdict.value} from {bound:.3f}" for verdict, bound in self.bounds)
+
+
+def thresholds_from_entry(entry: dict) -> Thresholds:
+    """Thresholds from one method's entry in the calibration file."""
+    classes = [Verdict(name) for name in entry["classes"]]
+    bounds = tuple((verdict, float(entry["thresholds"][verdict.value])) for verdict in classes[:-1])
+    return Thresholds(bounds=bounds, lowest=classes[-1])
 
 
 @lru_cache
@@ -32,10 +58,7 @@ def load_calibration(path: Path = CALIBRATION_FILE) -> dict[str, Thresholds]:
     if not path.is_file():
         return {}
     entries = json.loads(path.read_text())["methods"]
-    return {
-        key: Thresholds(entry["thresholds"]["near-identical"], entry["thresholds"]["similar"])
-        for key, entry in entries.items()
-    }
+    return {key: thresholds_from_entry(entry) for key, entry in entries.items()}
 
 
 def thresholds_for(calibration_key: str | None) -> Thresholds | None:
@@ -51,8 +74,7 @@ def decide(score: float, identical_pixels: bool, thresholds: Thresholds | None) 
         return Verdict.IDENTICAL
     if thresholds is None:
         return Verdict.UNCALIBRATED
-    if score >= thresholds.near_identical:
-        return Verdict.NEAR_IDENTICAL
-    if score >= thresholds.similar:
-        return Verdict.SIMILAR
-    return Verdict.DIFFERENT
+    for verdict, bound in thresholds.bounds:
+        if score >= bound:
+            return verdict
+    return thresholds.lowest

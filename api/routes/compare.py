@@ -11,17 +11,17 @@ from fastapi import APIRouter, File, Form, UploadFile
 from api.dependencies import SettingsDep, WorkerDep
 from api.routes.responses import COMPARE_ERRORS
 from api.uploads import read_checked_upload
-from shared.methods import MethodName
-from shared.schemas import CompareResult
+from shared.methods import MethodChoice
+from shared.schemas import CompareAllResult, CompareResult
 
 router = APIRouter(prefix="/api/v1", tags=["compare"])
 
 
 @router.post(
     "/compare",
-    response_model=CompareResult,
+    response_model=CompareResult | CompareAllResult,
     responses=COMPARE_ERRORS,
-    summary="Compare two images with one method",
+    summary="Compare two images with one method, or with all of them",
 )
 async def compare(
     image_a: Annotated[
@@ -29,22 +29,34 @@ async def compare(
     ],
     image_b: Annotated[UploadFile, File(description="The image to compare with image A.")],
     method: Annotated[
-        MethodName,
-        Form(description="ssim (pixel structure) or a CNN: vgg16, resnet50, mobilenet_v2."),
+        MethodChoice,
+        Form(
+            description="ssim, ms_ssim, pixel or phash (pixels), vgg16, resnet50 or "
+            "mobilenet_v2 (content), or all: every available method at once."
+        ),
     ],
     settings: SettingsDep,
     worker: WorkerDep,
-) -> CompareResult:
-    """Score how alike the two images are by ``method``, show where they differ, and explain it.
+    align: Annotated[
+        bool | None,
+        Form(
+            description="Register B onto A first (feature matching). Default: on for ssim, "
+            "ms_ssim and pixel, off for the CNNs (on adds their aligned same-place map)."
+        ),
+    ] = None,
+) -> CompareResult | CompareAllResult:
+    """Score how alike the two images are, show where they differ, and explain it.
 
     JPEG, PNG, WebP, GIF (first frame), BMP and TIFF are accepted, in any colour mode; EXIF
-    orientation is applied and transparency is composited over white.
+    orientation is applied and transparency is composited over white. With ``method=all`` the
+    answer is a ``CompareAllResult``: one result per method and a summary of what they say
+    together.
     """
     started = time.perf_counter()
     (data_a, _), (data_b, _) = await asyncio.gather(
         read_checked_upload(image_a, "image_a", settings),
         read_checked_upload(image_b, "image_b", settings),
     )
-    result = await worker.compare(method, data_a, data_b)
+    result = await worker.compare(method.value, data_a, data_b, align)
     result.timings.total_ms = round((time.perf_counter() - started) * 1000, 3)
     return result

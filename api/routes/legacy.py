@@ -12,7 +12,7 @@ from api.routes.responses import COMPARE_ERRORS
 from api.uploads import read_checked_upload
 from shared.errors import ErrorCode, ServiceError
 from shared.methods import MethodName, parse_method_name
-from shared.schemas import LegacyCompareResult
+from shared.schemas import CompareResult, LegacyCompareResult
 
 router = APIRouter(tags=["legacy"])
 
@@ -50,7 +50,8 @@ async def compare_legacy(
         read_checked_upload(image1, "image1", settings),
         read_checked_upload(image2, "image2", settings),
     )
-    result = await worker.compare(method, data_a, data_b)
+    result = await worker.compare(method.value, data_a, data_b)
+    assert isinstance(result, CompareResult)
     return LegacyCompareResult(
         similarity_score=round(max(0.0, min(1.0, result.score)), 6),
         model_used=result.method.value,

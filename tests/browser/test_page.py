@@ -248,9 +248,11 @@ def test_phone_sized_screen(page: Page, service: Service) -> None:
     choose(page)
     run_comparison(page, "ssim")
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
-    a_box = page.locator("#picker-a").bounding_box()
-    b_box = page.locator("#picker-b").bounding_box()
-    assert b_box["y"] >= a_box["y"] + a_box["height"]  # stacked, not side by side
+    a_bottom, b_top = page.evaluate(
+        "[document.getElementById('picker-a').getBoundingClientRect().bottom,"
+        " document.getElementById('picker-b').getBoundingClientRect().top]"
+    )
+    assert b_top >= a_bottom  # stacked, not side by side
 
 
 def test_every_visible_image_has_a_text_alternative(page: Page, service: Service) -> None:

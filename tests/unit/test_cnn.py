@@ -10,6 +10,7 @@ from shared.schemas import MethodState, WeightsSource
 from shared.settings import Settings
 from tests.support.paths import MOBILENET_V2_WEIGHTS, photo, require
 from worker.decode import decode_image
+from worker.methods.base import CompareOptions
 from worker.methods.cnn import (
     CNN_SPECS,
     STRIDE,
@@ -58,7 +59,7 @@ def mobilenet() -> CnnMethod:
 
 def _score(method: CnnMethod, a: str, b: str) -> float:
     return method.compare(
-        decode_image(photo(a), "a", 10**8), decode_image(photo(b), "b", 10**8)
+        decode_image(photo(a), "a", 10**8), decode_image(photo(b), "b", 10**8), CompareOptions()
     ).score
 
 
@@ -76,7 +77,7 @@ def test_same_subject_scores_above_different_subjects(mobilenet: CnnMethod) -> N
 
 def test_identical_images_score_one_and_the_map_is_blue(mobilenet: CnnMethod) -> None:
     image = decode_image(photo("parrot.jpg"), "a", 10**8)
-    comparison = mobilenet.compare(image, image)
+    comparison = mobilenet.compare(image, image, CompareOptions())
     assert comparison.score == pytest.approx(1.0, abs=1e-6)
     assert comparison.identical_pixels
     assert np.nanmax(comparison.difference_map) < 1e-3

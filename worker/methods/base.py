@@ -8,7 +8,7 @@ from typing import Protocol
 import numpy as np
 
 from shared.methods import MethodName
-from shared.schemas import HeatmapLegend, MethodState, WeightsSource
+from shared.schemas import AlignmentInfo, HeatmapLegend, MethodState, WeightsSource
 from worker.decode import DecodedImage
 
 
@@ -23,18 +23,40 @@ class Availability:
     """Key into the calibration file; None when no calibrated thresholds can apply."""
 
 
+@dataclass(frozen=True)
+class CompareOptions:
+    """Per-request choices; ``align=None`` means the method's own default."""
+
+    align: bool | None = None
+
+
+@dataclass
+class DifferenceView:
+    """A map of where the images differ, over image A's extent."""
+
+    name: str
+    title: str
+    description: str
+    values: np.ndarray
+    """Float map over image A's extent (any resolution, A's aspect ratio): 0 = alike,
+    1 = different, NaN = no counterpart in B."""
+    legend: HeatmapLegend
+
+
 @dataclass
 class Comparison:
     """The outcome of one method on one pair, before rendering and wording."""
 
     score: float
     difference_map: np.ndarray
-    """Float map over image A's extent (any resolution, A's aspect ratio): 0 = alike,
-    1 = different, NaN = no counterpart in B."""
+    """The primary view, as in ``DifferenceView.values``."""
     legend: HeatmapLegend
     preparation: str
     identical_pixels: bool = False
     warnings: list[str] = field(default_factory=list)
+    alignment: AlignmentInfo | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    extra_views: list[DifferenceView] = field(default_factory=list)
 
 
 class Method(Protocol):
@@ -46,6 +68,6 @@ class Method(Protocol):
         """Ready, loading or unavailable (with the reason and how to fix it)."""
         ...
 
-    def compare(self, a: DecodedImage, b: DecodedImage) -> Comparison:
+    def compare(self, a: DecodedImage, b: DecodedImage, options: CompareOptions) -> Comparison:
         """Score the pair and say where it differs; raise ``ServiceError`` for bad input."""
         ...

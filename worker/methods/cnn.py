@@ -24,9 +24,10 @@ from shared.errors import ErrorCode, ServiceError
 from shared.methods import METHOD_INFO, MethodName
 from shared.schemas import HeatmapLegend, MethodState, WeightsSource
 from shared.settings import Settings
+from worker.alignment import register
 from worker.decode import DecodedImage
 from worker.heatmap import resize_masked
-from worker.methods.base import Availability, Comparison
+from worker.methods.base import Availability, CompareOptions, Comparison, DifferenceView
 
 log = logging.getLogger(__name__)
 
@@ -267,10 +268,11 @@ class CnnMethod:
         self._weights = WeightsSource.IMAGENET
         self._calibration_key = f"{self.name}:{weights_fingerprint(model)}"
 
-    def embed_pair(
-        self, a: np.ndarray, b: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, Placement, Placement]:
-        """Feature maps of A and B (one batch of two) and where each image lies in the canvas."""
+    def feature_maps(
+        self, images: list[np.ndarray]
+    ) -> tuple[np.ndarray, list[Placement], tuple[int, int]]:
+        """Feature maps of all ``images`` in one batch (one compiled call), each fitted into a
+        canvas shaped like the first, with where each lies and the canvas (width, height)."""
         if self._forward is None:
             raise ServiceError(
                 503,
@@ -278,50 +280,114 @@ class CnnMethod:
                 self._reason or f"{self.title} is not loaded.",
                 {"method": str(self.name)},
             )
-        canvas_w, canvas_h = canvas_size(a.shape[1], a.shape[0], self.settings.cnn_canvas_pixels)
-        canvas_a, place_a = fit_into_canvas(a, canvas_w, canvas_h)
-        canvas_b, place_b = fit_into_canvas(b, canvas_w, canvas_h)
-        batch = np.stack([canvas_a, canvas_b])
-        features = np.asarray(self._forward(batch))
-        return features[0], features[1], place_a, place_b
-
-    def compare(self, a: DecodedImage, b: DecodedImage) -> Comparison:
-        """Cosine of the pooled embeddings; heatmap = per-location feature distance over A."""
-        fa, fb, place_a, place_b = self.embed_pair(a.pixels, b.pixels)
-        embedding_a = fa[place_a.cells].mean(axis=0)
-        embedding_b = fb[place_b.cells].mean(axis=0)
-        score = cosine(embedding_a, embedding_b)
-        cells = cellwise_distance(fa, fb, place_a.cells & place_b.cells)
-        canvas_h, canvas_w = fa.shape[0] * STRIDE, fa.shape[1] * STRIDE
-        upsampled = resize_masked(cells, canvas_h, canvas_w)
-        over_a = upsampled[
-            place_a.top : place_a.top + place_a.height,
-            place_a.left : place_a.left + place_a.width,
-        ]
-        grid = f"{fa.shape[1]}x{fa.shape[0]}"
-        preparation = (
-            f"Each image was prepared on its own: scaled, keeping its aspect ratio, to fit a "
-            f"{canvas_w}x{canvas_h} input shaped like image A, padded with the ImageNet mean "
-            f"colour where it does not fill it; padding is left out of the embedding. "
-            f"The {fa.shape[-1]}-dimensional embedding is the average of {self.title}'s last "
-            f"feature map ({grid} locations)."
+        first = images[0]
+        canvas_w, canvas_h = canvas_size(
+            first.shape[1], first.shape[0], self.settings.cnn_canvas_pixels
         )
+        fitted = [fit_into_canvas(image, canvas_w, canvas_h) for image in images]
+        batch = np.stack([canvas for canvas, _ in fitted])
+        features = np.asarray(self._forward(batch))
+        return features, [placement for _, placement in fitted], (canvas_w, canvas_h)
+
+    def compare(self, a: DecodedImage, b: DecodedImage, options: CompareOptions) -> Comparison:
+        """Cosine of the pooled embeddings. Primary map: for each place in A, the distance to
+        the best-matching place anywhere in B (works when the subject moved). Second view: the
+        distance at the same place, after registering B onto A when alignment is asked for."""
+        registration = register(a.pixels, b.pixels) if options.align else None
+        images = [a.pixels, b.pixels]
+        aligned = registration is not None and registration.warped_b is not None
+        if aligned:
+            images.append(registration.warped_b)
+        features, placements, (canvas_w, canvas_h) = self.feature_maps(images)
+        fa, fb = features[0], features[1]
+        place_a, place_b = placements[0], placements[1]
+        score = cosine(fa[place_a.cells].mean(axis=0), fb[place_b.cells].mean(axis=0))
+        best = best_match_distance(fa, fb, place_a.cells, place_b.cells)
+        if aligned:
+            covered = cell_coverage(registration.coverage, place_a, fa.shape[:2])
+            same = cellwise_distance(fa, features[2], place_a.cells & covered)
+        else:
+            same = cellwise_distance(fa, fb, place_a.cells & place_b.cells)
+        grid = f"{fa.shape[1]}x{fa.shape[0]}"
+        dims = fa.shape[-1]
         warnings = []
         if self._weights is WeightsSource.RANDOM_INIT:
             warnings.append(
                 f"{self.title} runs with random weights (test mode, ISC_CNN_RANDOM_INIT): the "
                 f"score says nothing about the images' content."
             )
-        legend = HeatmapLegend(
-            **CNN_LEGEND_TEMPLATE,
-            scale=f"colour = 1 - cosine of the two {fa.shape[-1]}-dimensional feature vectors at "
-            f"each of the {grid} locations, from 0 (blue) to 1 (red), smoothed to the image",
+        same_place_view = DifferenceView(
+            name="same_place",
+            title="Same place" + (" (aligned)" if aligned else ""),
+            description="Feature distance between A and B at the same place"
+            + (", after registering B onto A" if aligned else "")
+            + ": useful when the two images are framed alike.",
+            values=_over_a(same, place_a),
+            legend=HeatmapLegend(
+                **CNN_LEGEND_TEMPLATE,
+                scale=f"colour = 1 - cosine of the {dims}-dimensional feature vectors of A and B "
+                f"at the same one of {grid} places, 0 (blue) to 1 (red)",
+            ),
         )
         return Comparison(
             score=score,
-            difference_map=over_a,
-            legend=legend,
-            preparation=preparation,
+            difference_map=_over_a(best, place_a),
+            legend=HeatmapLegend(
+                low="blue: what A shows here is also found somewhere in B",
+                high="red: nothing in B looks like this part of A",
+                no_counterpart="grey: outside the part of A the network saw",
+                scale=f"colour = 1 - the best cosine between A's {dims}-dimensional feature "
+                f"vector here and any of B's, over {grid} places, 0 (blue) to 1 (red)",
+            ),
+            preparation=(
+                f"Each image was prepared on its own: scaled, keeping its aspect ratio, to fit a "
+                f"{canvas_w}x{canvas_h} input shaped like image A, padded with the ImageNet mean "
+                f"colour where it does not fill it; padding is left out of the embedding. "
+                f"The {dims}-dimensional embedding is the average of {self.title}'s last "
+                f"feature map ({grid} places)."
+            ),
             identical_pixels=bool(np.array_equal(a.pixels, b.pixels)),
             warnings=warnings,
+            alignment=registration.info if registration is not None else None,
+            extra_views=[same_place_view],
         )
+
+
+def _over_a(cells: np.ndarray, place_a: Placement) -> np.ndarray:
+    """A per-place map, smoothed to canvas pixels and cut to where image A lies."""
+    canvas_h, canvas_w = cells.shape[0] * STRIDE, cells.shape[1] * STRIDE
+    upsampled = resize_masked(cells, canvas_h, canvas_w)
+    return upsampled[
+        place_a.top : place_a.top + place_a.height,
+        place_a.left : place_a.left + place_a.width,
+    ]
+
+
+def cell_coverage(coverage: np.ndarray, place_a: Placement, grid: tuple[int, int]) -> np.ndarray:
+    """Which feature cells of A's canvas are mostly covered by the warped B."""
+    canvas = np.zeros((grid[0] * STRIDE, grid[1] * STRIDE), dtype=np.float32)
+    fitted = cv2.resize(
+        coverage.astype(np.float32), (place_a.width, place_a.height), interpolation=cv2.INTER_AREA
+    )
+    canvas[
+        place_a.top : place_a.top + place_a.height, place_a.left : place_a.left + place_a.width
+    ] = fitted
+    return cv2.resize(canvas, (grid[1], grid[0]), interpolation=cv2.INTER_AREA) >= 0.5
+
+
+def best_match_distance(
+    fa: np.ndarray, fb: np.ndarray, cells_a: np.ndarray, cells_b: np.ndarray
+) -> np.ndarray:
+    """For each of A's places, ``1 - max cosine`` to any of B's places; NaN outside A."""
+    vectors_a = fa.reshape(-1, fa.shape[-1])
+    vectors_b = fb[cells_b]
+    norms_a = np.linalg.norm(vectors_a, axis=1, keepdims=True)
+    norms_b = np.linalg.norm(vectors_b, axis=1, keepdims=True)
+    unit_a = np.divide(vectors_a, norms_a, out=np.zeros_like(vectors_a), where=norms_a > 0)
+    unit_b = np.divide(vectors_b, norms_b, out=np.zeros_like(vectors_b), where=norms_b > 0)
+    similarity = (unit_a @ unit_b.T).max(axis=1) if len(unit_b) else np.zeros(len(unit_a))
+    # An all-zero feature vector (nothing detected) matches an all-zero one in B.
+    if (norms_b == 0).any():
+        similarity = np.where(norms_a[:, 0] == 0, 1.0, similarity)
+    distance = np.clip(1.0 - similarity, 0.0, 1.0).reshape(fa.shape[:2]).astype(np.float32)
+    return np.where(cells_a, distance, np.nan).astype(np.float32)

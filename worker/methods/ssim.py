@@ -19,8 +19,8 @@ import numpy as np
 from shared.methods import MethodName
 from shared.schemas import HeatmapLegend, MethodState, WeightsSource
 from worker.decode import DecodedImage
-from worker.geometry import CommonFrame, common_frame
-from worker.methods.base import Availability, Comparison
+from worker.geometry import CommonFrame, prepare_pair
+from worker.methods.base import Availability, CompareOptions, Comparison
 
 # ITU-R BT.601 luma, the coefficients MATLAB's rgb2gray uses.
 LUMA_WEIGHTS = np.array([0.298936021293775, 0.587043074451121, 0.114020904255103])
@@ -55,7 +55,7 @@ def authors_downsample_factor(height: int, width: int) -> int:
     return max(1, math.floor(min(height, width) / 256.0 + 0.5))
 
 
-def _downsample(image: np.ndarray, factor: int) -> np.ndarray:
+def authors_downsample(image: np.ndarray, factor: int) -> np.ndarray:
     """``imfilter(img, ones(f)/f^2, 'symmetric', 'same')`` then every ``f``-th pixel."""
     box = np.full(factor, 1.0 / factor)
     anchor = (factor + 1) // 2 - 1  # MATLAB's centre of an even kernel is floor((f + 1) / 2)
@@ -70,6 +70,21 @@ def _filter_valid(image: np.ndarray, window: np.ndarray) -> np.ndarray:
     radius = len(window) // 2
     filtered = cv2.sepFilter2D(image, cv2.CV_64F, window, window, borderType=cv2.BORDER_REFLECT)
     return filtered[radius:-radius, radius:-radius]
+
+
+def ssim_maps(
+    x: np.ndarray, y: np.ndarray, window: np.ndarray, *, K1: float, K2: float, L: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The SSIM map and the contrast-structure map over the valid region of two luma images."""
+    C1, C2 = (K1 * L) ** 2, (K2 * L) ** 2
+    mu1, mu2 = _filter_valid(x, window), _filter_valid(y, window)
+    mu1_sq, mu2_sq, mu1_mu2 = mu1 * mu1, mu2 * mu2, mu1 * mu2
+    sigma1_sq = _filter_valid(x * x, window) - mu1_sq
+    sigma2_sq = _filter_valid(y * y, window) - mu2_sq
+    sigma12 = _filter_valid(x * y, window) - mu1_mu2
+    cs_map = (2 * sigma12 + C2) / (sigma1_sq + sigma2_sq + C2)
+    ssim_map = ((2 * mu1_mu2 + C1) / (mu1_sq + mu2_sq + C1)) * cs_map
+    return ssim_map, cs_map
 
 
 def structural_similarity(
@@ -93,29 +108,40 @@ def structural_similarity(
     x, y = to_luma(image1), to_luma(image2)
     factor = authors_downsample_factor(*x.shape) if downsample else 1
     if factor > 1:
-        x, y = _downsample(x, factor), _downsample(y, factor)
+        x, y = authors_downsample(x, factor), authors_downsample(y, factor)
     if min(x.shape) < window_size:
         raise ValueError(
             f"images are {x.shape[1]}x{x.shape[0]} after downsampling; SSIM needs at least "
             f"{window_size}x{window_size}"
         )
-    window = gaussian_window_1d(window_size, sigma)
-    C1, C2 = (K1 * L) ** 2, (K2 * L) ** 2
-    mu1, mu2 = _filter_valid(x, window), _filter_valid(y, window)
-    mu1_sq, mu2_sq, mu1_mu2 = mu1 * mu1, mu2 * mu2, mu1 * mu2
-    sigma1_sq = _filter_valid(x * x, window) - mu1_sq
-    sigma2_sq = _filter_valid(y * y, window) - mu2_sq
-    sigma12 = _filter_valid(x * y, window) - mu1_mu2
-    ssim_map = ((2 * mu1_mu2 + C1) * (2 * sigma12 + C2)) / (
-        (mu1_sq + mu2_sq + C1) * (sigma1_sq + sigma2_sq + C2)
-    )
+    ssim_map, _ = ssim_maps(x, y, gaussian_window_1d(window_size, sigma), K1=K1, K2=K2, L=L)
     return SsimResult(float(ssim_map.mean()), ssim_map, factor)
+
+
+def covered_windows(coverage: np.ndarray, factor: int, window_size: int = 11) -> np.ndarray:
+    """Bool mask over the valid SSIM map: windows that lie wholly inside ``coverage`` (after the
+    same downsampling the images had), so that no uncovered pixel counts towards the score."""
+    mask = coverage.astype(np.float64)
+    if factor > 1:
+        mask = authors_downsample(mask, factor)
+    radius = window_size // 2
+    kernel = np.ones((window_size, window_size), np.uint8)
+    inside = cv2.erode((mask >= 0.999).astype(np.uint8), kernel, borderType=cv2.BORDER_CONSTANT)
+    return inside[radius:-radius, radius:-radius] > 0
+
+
+def mean_over_coverage(result: SsimResult, coverage: np.ndarray | None) -> float:
+    """The mean SSIM over covered windows only (all windows when everything is covered)."""
+    if coverage is None:
+        return result.mssim
+    inside = covered_windows(coverage, result.downsample_factor)
+    return float(result.ssim_map[inside].mean()) if inside.any() else result.mssim
 
 
 SSIM_LEGEND = HeatmapLegend(
     low="blue: the local structure of B matches A",
     high="red: the local structure differs (brightness, contrast or edges)",
-    no_counterpart="grey: this part of A has no counterpart in B (cropped away)",
+    no_counterpart="grey: this part of A has no counterpart in B (outside B, or cropped away)",
     scale="colour = 1 - local SSIM (11x11 Gaussian window), from 0 (blue) to 1 or more (red)",
 )
 
@@ -131,18 +157,20 @@ class SsimMethod:
         """SSIM needs nothing but the pixels."""
         return Availability(MethodState.READY, None, WeightsSource.NONE, "ssim")
 
-    def compare(self, a: DecodedImage, b: DecodedImage) -> Comparison:
+    def compare(self, a: DecodedImage, b: DecodedImage, options: CompareOptions) -> Comparison:
         """SSIM of B brought into A's frame; the map is ``1 - local SSIM`` over A."""
-        frame = common_frame(a.pixels, b.pixels, min_side=MIN_SIDE)
+        align = True if options.align is None else options.align
+        frame = prepare_pair(a.pixels, b.pixels, align=align, min_side=MIN_SIDE)
         result = structural_similarity(frame.a, frame.b)
-        difference = _map_to_frame(result, frame)
+        difference = spread_to_frame(result.ssim_map, frame)
         return Comparison(
-            score=result.mssim,
-            difference_map=difference,
+            score=mean_over_coverage(result, frame.coverage),
+            difference_map=frame.place_in_a(difference),
             legend=SSIM_LEGEND,
             preparation=frame.note
             + _downsample_note(result.downsample_factor, frame.a.shape[1], frame.a.shape[0]),
             identical_pixels=bool(np.array_equal(frame.a, frame.b)),
+            alignment=frame.alignment,
         )
 
 
@@ -155,11 +183,9 @@ def _downsample_note(factor: int, width: int, height: int) -> str:
     )
 
 
-def _map_to_frame(result: SsimResult, frame: CommonFrame) -> np.ndarray:
-    """Spread the valid-region map over the compared frame, then place that frame in A."""
-    radius = MIN_SIDE // 2
-    padded = np.pad(result.ssim_map, radius, mode="edge")
+def spread_to_frame(ssim_map: np.ndarray, frame: CommonFrame) -> np.ndarray:
+    """``1 - SSIM`` of the valid (and possibly downsampled) map, spread over the whole frame."""
+    padded = np.pad(ssim_map, MIN_SIDE // 2, mode="edge")
     height, width = frame.a.shape[:2]
     difference = np.clip(1.0 - padded, 0.0, 1.0).astype(np.float32)
-    difference = cv2.resize(difference, (width, height), interpolation=cv2.INTER_LINEAR)
-    return frame.place_in_a(difference)
+    return cv2.resize(difference, (width, height), interpolation=cv2.INTER_LINEAR)

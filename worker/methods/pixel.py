@@ -1,0 +1,113 @@
+"""Per-pixel perceptual colour difference: which pixels changed visibly.
+
+Colour difference is CIEDE2000 (Sharma, Wu & Dalal 2005, via scikit-image) in CIELAB. A pixel
+counts as changed when its difference exceeds the just-noticeable difference *and* no pixel in
+B's 3x3 neighbourhood comes within it (CIE76, cheaper): one-pixel shifts of edges, anti-aliasing
+and resampling after alignment then do not count as edits. The score is the share of compared
+pixels that did not change.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from skimage.color import deltaE_ciede2000, rgb2lab
+
+from shared.methods import MethodName
+from shared.schemas import HeatmapLegend, MethodState, WeightsSource
+from worker.decode import DecodedImage
+from worker.geometry import prepare_pair
+from worker.methods.base import Availability, CompareOptions, Comparison
+
+# The commonly cited just-noticeable colour difference (G. Sharma, Digital Color Imaging
+# Handbook, 2003: delta E of about 2.3). Configurable through the settings.
+DEFAULT_JND = 2.3
+WORK_SIDE = 1024  # differences are measured on at most this long side, for bounded cost
+DISPLAY_SPAN = 20.0  # delta E00 at which the heatmap reaches full red
+
+
+def _shrink(pixels: np.ndarray, scale: float) -> np.ndarray:
+    if scale >= 1.0:
+        return pixels
+    size = (max(1, round(pixels.shape[1] * scale)), max(1, round(pixels.shape[0] * scale)))
+    return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+
+
+def neighbourhood_min_distance(lab_a: np.ndarray, lab_b: np.ndarray) -> np.ndarray:
+    """For each pixel of A, the smallest CIE76 distance to B's pixels in a 3x3 neighbourhood."""
+    padded = np.pad(lab_b, ((1, 1), (1, 1), (0, 0)), mode="edge")
+    height, width = lab_a.shape[:2]
+    best = np.full((height, width), np.inf, dtype=np.float32)
+    for dy in range(3):
+        for dx in range(3):
+            shifted = padded[dy : dy + height, dx : dx + width]
+            distance = np.sqrt(((lab_a - shifted) ** 2).sum(axis=-1)).astype(np.float32)
+            np.minimum(best, distance, out=best)
+    return best
+
+
+class PixelDifferenceMethod:
+    """Share of visibly unchanged pixels, with a map of where and how much they changed."""
+
+    name = MethodName.PIXEL
+
+    def __init__(self, jnd: float = DEFAULT_JND) -> None:
+        self.jnd = jnd
+
+    def availability(self) -> Availability:
+        """Needs nothing but the pixels."""
+        return Availability(MethodState.READY, None, WeightsSource.NONE, "pixel")
+
+    def compare(self, a: DecodedImage, b: DecodedImage, options: CompareOptions) -> Comparison:
+        """CIEDE2000 per pixel after alignment; changed = above the JND beyond anti-aliasing."""
+        align = True if options.align is None else options.align
+        frame = prepare_pair(a.pixels, b.pixels, align=align)
+        scale = min(1.0, WORK_SIDE / max(frame.a.shape[:2]))
+        small_a, small_b = _shrink(frame.a, scale), _shrink(frame.b, scale)
+        covered = np.ones(small_a.shape[:2], dtype=bool)
+        if frame.coverage is not None:
+            covered = _shrink(frame.coverage.astype(np.uint8) * 255, scale) > 254
+        lab_a = rgb2lab(small_a).astype(np.float32)
+        lab_b = rgb2lab(small_b).astype(np.float32)
+        delta = deltaE_ciede2000(lab_a, lab_b).astype(np.float32)
+        changed = (delta > self.jnd) & (neighbourhood_min_distance(lab_a, lab_b) > self.jnd)
+        changed &= covered
+        compared = int(covered.sum()) or 1
+        changed_share = float(changed.sum()) / compared
+        heat = np.where(
+            changed,
+            0.35 + 0.65 * np.clip((delta - self.jnd) / (DISPLAY_SPAN - self.jnd), 0.0, 1.0),
+            0.0,
+        ).astype(np.float32)
+        full = cv2.resize(
+            heat, (frame.a.shape[1], frame.a.shape[0]), interpolation=cv2.INTER_NEAREST
+        )
+        visible = delta[covered]
+        legend = HeatmapLegend(
+            low=f"blue: no visible change (colour difference below {self.jnd:g} delta E00, "
+            "or explained by anti-aliasing)",
+            high=f"green to red: visibly changed, from {self.jnd:g} to {DISPLAY_SPAN:g}+ "
+            "delta E00 (CIEDE2000)",
+            no_counterpart="grey: this part of A has no counterpart in B",
+            scale=f"changed pixels start at green; red = a colour difference of "
+            f"{DISPLAY_SPAN:g} delta E00 or more",
+        )
+        note = frame.note
+        if scale < 1.0:
+            note += f" Differences were measured at {small_a.shape[1]}x{small_a.shape[0]}."
+        return Comparison(
+            score=1.0 - changed_share,
+            difference_map=frame.place_in_a(full),
+            legend=legend,
+            preparation=note,
+            identical_pixels=bool(np.array_equal(frame.a, frame.b)),
+            alignment=frame.alignment,
+            metrics={
+                "changed_percent": round(changed_share * 100, 4),
+                "changed_pixels": float(changed.sum()),
+                "compared_pixels": float(compared),
+                "mean_delta_e2000": round(float(visible.mean()) if visible.size else 0.0, 4),
+                "max_delta_e2000": round(float(visible.max()) if visible.size else 0.0, 4),
+                "jnd_delta_e2000": self.jnd,
+            },
+        )
