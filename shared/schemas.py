@@ -106,7 +106,9 @@ class AlignmentInfo(BaseModel):
     )
     scale: float | None = Field(None, description="Scale of the transform.", examples=[1.0])
     rotation_deg: float | None = Field(
-        None, description="Rotation of the transform, degrees.", examples=[0.0]
+        None,
+        description="How far B is turned relative to A, degrees (counter-clockwise positive).",
+        examples=[0.0],
     )
     translation_px: list[float] | None = Field(
         None, description="Shift (x, y) of the transform in A's pixels.", examples=[[12.0, -3.0]]

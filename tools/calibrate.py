@@ -42,7 +42,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from shared.methods import METHOD_INFO, MethodFamily, MethodName  # noqa: E402
-from shared.schemas import ImageInfo, MethodState, Verdict, WeightsSource  # noqa: E402
+from shared.schemas import MethodState, Verdict, WeightsSource  # noqa: E402
 from shared.settings import Settings  # noqa: E402
 from worker.decode import DecodedImage, decode_image  # noqa: E402
 from worker.methods.base import CompareOptions, Method  # noqa: E402
@@ -235,16 +235,11 @@ def classify(score: float, classes: tuple[Verdict, ...], cuts: list[float]) -> V
     return classes[-1]
 
 
-def as_decoded(pixels: np.ndarray) -> DecodedImage:
-    """Wrap pixels the way the worker's decoder hands them to a method."""
-    info = ImageInfo(width=pixels.shape[1], height=pixels.shape[0], bytes=0)
-    return DecodedImage(np.ascontiguousarray(pixels), info)
-
-
 def score_pairs(method: Method, pairs: list[Pair]) -> list[float]:
     """The method's score on every pair, with its default options."""
     options = CompareOptions()
-    return [method.compare(as_decoded(p.a), as_decoded(p.b), options).score for p in pairs]
+    wrap = DecodedImage.from_pixels
+    return [method.compare(wrap(p.a), wrap(p.b), options).score for p in pairs]
 
 
 def _predict(scores: list[float], classes: tuple[Verdict, ...], cuts: list[float]) -> list[Verdict]:

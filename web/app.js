@@ -153,8 +153,20 @@ function pasteTarget() {
 
 // ---- methods -------------------------------------------------------------------------------
 
+const ALL = {
+  name: "all",
+  title: "All methods, side by side",
+  description: "Runs every available method on the pair at once, shows them in one table, and explains where they agree and where they disagree.",
+};
+
+function selectedMethod() {
+  const name = $("method").value;
+  if (name === ALL.name) return { ...ALL, available: state.methods.some((m) => m.available) };
+  return state.methods.find((m) => m.name === name);
+}
+
 function describeMethod() {
-  const method = state.methods.find((m) => m.name === $("method").value);
+  const method = selectedMethod();
   $("method-description").textContent = method ? method.description : "";
 }
 
@@ -169,6 +181,11 @@ function fillMethods(methods) {
     if (!method.available) option.title = method.reason || "";
     select.appendChild(option);
   }
+  const all = document.createElement("option");
+  all.value = ALL.name;
+  all.textContent = ALL.title;
+  all.disabled = !methods.some((m) => m.available);
+  select.appendChild(all);
   const first = methods.find((m) => m.available);
   if (first) select.value = first.name;
   describeMethod();
@@ -192,7 +209,7 @@ async function loadMethods() {
 // ---- comparing -----------------------------------------------------------------------------
 
 function updateButton() {
-  const method = state.methods.find((m) => m.name === $("method").value);
+  const method = selectedMethod();
   const ready = state.files.a && state.files.b && method && method.available;
   $("compare-button").disabled = state.busy || !ready;
 }
@@ -225,12 +242,17 @@ async function compare(event) {
   form.append("image_a", state.files.a, state.files.a.name || "image_a");
   form.append("image_b", state.files.b, state.files.b.name || "image_b");
   form.append("method", $("method").value);
+  if (!$("align").checked) form.append("align", "false");
   try {
     const response = await fetch("/api/v1/compare", { method: "POST", body: form });
     let body = null;
     try { body = await response.json(); } catch { body = null; }
     if (!response.ok || !body) showError(errorText(response, body));
-    else renderResult(body);
+    else if (body.method === ALL.name) renderAll(body);
+    else {
+      $("all-results").hidden = true;
+      renderResult(body);
+    }
   } catch (error) {
     showError(`Could not reach the service: ${error.message}`);
   } finally {
@@ -263,19 +285,26 @@ function renderResult(result) {
 
   const urlA = state.urls.a || result.heatmap;
   const urlB = state.urls.b || "";
-  $("heatmap").src = result.heatmap;
+  const maps = [
+    { name: "main", title: "Main map", description: "", image: result.heatmap, legend: result.heatmap_legend },
+    ...result.extra_heatmaps,
+  ];
+  const mapSelect = $("map-select");
+  mapSelect.innerHTML = "";
+  for (const map of maps) {
+    const option = document.createElement("option");
+    option.value = map.name;
+    option.textContent = map.title;
+    mapSelect.appendChild(option);
+  }
+  $("map-choice").hidden = maps.length < 2;
+  mapSelect.onchange = () => showMap(maps.find((m) => m.name === mapSelect.value), result.method);
+  showMap(maps[0], result.method);
   $("heatmap-base").src = urlA;
   $("side-a").src = urlA;
   $("side-b").src = urlB;
   $("swipe-a").src = urlA;
   $("swipe-b").src = urlB;
-  $("legend-low").textContent = result.heatmap_legend.low;
-  $("legend-high").textContent = result.heatmap_legend.high;
-  $("legend-none").textContent = result.heatmap_legend.no_counterpart;
-  $("legend-scale").textContent = result.heatmap_legend.scale;
-  const download = $("download-heatmap");
-  download.href = result.heatmap;
-  download.download = `heatmap-${result.method}.png`;
 
   const details = {
     "Raw score": result.score.toFixed(6),
@@ -284,6 +313,8 @@ function renderResult(result) {
     "Image A": `${result.image_a.width} × ${result.image_a.height} px, ${result.image_a.format}, ${formatBytes(result.image_a.bytes)}`,
     "Image B": `${result.image_b.width} × ${result.image_b.height} px, ${result.image_b.format}, ${formatBytes(result.image_b.bytes)}`,
     "Preparation": result.preparation,
+    ...(result.alignment ? { "Alignment": result.alignment.note } : {}),
+    ...Object.fromEntries(Object.entries(result.metrics).map(([key, value]) => [key.replaceAll("_", " "), String(value)])),
     "Time": `${Math.round(result.timings.total_ms ?? result.timings.worker_ms)} ms (decode ${Math.round(result.timings.decode_ms)}, compute ${Math.round(result.timings.compute_ms)}, heatmap ${Math.round(result.timings.heatmap_ms)})`,
   };
   const list = $("details-list");
@@ -298,6 +329,67 @@ function renderResult(result) {
   const section = $("result");
   section.hidden = false;
   $("result-title").focus({ preventScroll: true });
+  section.scrollIntoView({ behavior: "smooth", block: "start" });
+}
+
+function showMap(map, method) {
+  $("heatmap").src = map.image;
+  $("map-description").textContent = map.description;
+  $("legend-low").textContent = map.legend.low;
+  $("legend-high").textContent = map.legend.high;
+  $("legend-none").textContent = map.legend.no_counterpart;
+  $("legend-scale").textContent = map.legend.scale;
+  const download = $("download-heatmap");
+  download.href = map.image;
+  download.download = map.name === "main" ? `heatmap-${method}.png` : `heatmap-${method}-${map.name}.png`;
+}
+
+function renderAll(all) {
+  const titleOf = (name) => (state.methods.find((m) => m.name === name) || { title: name }).title;
+  $("summary").textContent = all.summary;
+  const body = $("all-table").querySelector("tbody");
+  body.innerHTML = "";
+  for (const result of all.results) {
+    const row = document.createElement("tr");
+    row.dataset.method = result.method;
+    const cells = [titleOf(result.method), result.family, `${result.similarity_percent.toFixed(1)}%`];
+    for (const text of cells) {
+      const cell = document.createElement("td");
+      cell.textContent = text;
+      row.appendChild(cell);
+    }
+    const verdictCell = document.createElement("td");
+    const badge = document.createElement("span");
+    badge.className = "verdict";
+    badge.dataset.verdict = result.verdict;
+    badge.textContent = result.verdict.replace("-", " ");
+    verdictCell.appendChild(badge);
+    const mapCell = document.createElement("td");
+    const map = document.createElement("img");
+    map.src = result.heatmap;
+    map.alt = `${titleOf(result.method)} heatmap: red where the images differ`;
+    mapCell.appendChild(map);
+    const actionCell = document.createElement("td");
+    const show = document.createElement("button");
+    show.type = "button";
+    show.textContent = "Show";
+    show.setAttribute("aria-label", `Show the ${titleOf(result.method)} result in detail`);
+    show.addEventListener("click", () => renderResult(result));
+    actionCell.appendChild(show);
+    row.append(verdictCell, mapCell, actionCell);
+    body.appendChild(row);
+  }
+  const missing = $("all-unavailable");
+  missing.innerHTML = "";
+  for (const [name, reason] of Object.entries(all.unavailable)) {
+    const item = document.createElement("li");
+    item.textContent = `${titleOf(name)} did not run: ${reason}`;
+    missing.appendChild(item);
+  }
+  $("result").hidden = true;
+  const section = $("all-results");
+  section.hidden = false;
+  $("all-title").focus({ preventScroll: true });
   section.scrollIntoView({ behavior: "smooth", block: "start" });
 }
 

@@ -29,6 +29,13 @@ class DecodedImage:
     pixels: np.ndarray
     info: ImageInfo
 
+    @classmethod
+    def from_pixels(cls, pixels: np.ndarray) -> DecodedImage:
+        """Wrap an RGB array that needs no decoding (tools and tests)."""
+        height, width = pixels.shape[:2]
+        info = ImageInfo(width=width, height=height, bytes=0)
+        return cls(np.ascontiguousarray(pixels), info)
+
 
 def decode_image(data: bytes, field: str, max_pixels: int) -> DecodedImage:
     """Decode ``data``; raise ``ServiceError`` (4xx) for anything that is not a sound image."""

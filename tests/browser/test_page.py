@@ -236,6 +236,8 @@ def test_keyboard_only(page: Page, service: Service) -> None:
         expect(page.locator(f"#preview-{slot}")).to_be_visible()
     page.focus("#method")
     page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "align"
+    page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.id") == "compare-button"
     page.keyboard.press("Enter")
     expect(page.locator("#result")).to_be_visible()
@@ -276,3 +278,50 @@ def test_heatmap_matches_the_api_pixels(page: Page, service: Service) -> None:
     expected = api_result(service, "ssim")["heatmap"]
     served = Image.open(io.BytesIO(base64.b64decode(expected.split(",", 1)[1])))
     assert np.array_equal(np.asarray(shown), np.asarray(served))
+
+
+def test_compare_all_shows_every_method_in_one_table(
+    page: Page, service: Service, output_dir: Path
+) -> None:
+    open_page(page, service)
+    choose(page)
+    page.select_option("#method", "all")
+    expect(page.locator("#method-description")).to_contain_text("every available method")
+    page.click("#compare-button")
+    expect(page.locator("#all-results")).to_be_visible(timeout=120_000)
+    expected = api_result(service, "all")
+    expect(page.locator("#summary")).to_have_text(expected["summary"])
+    rows = page.locator("#all-table tbody tr")
+    expect(rows).to_have_count(len(expected["results"]))
+    for index, result in enumerate(expected["results"]):
+        row = rows.nth(index)
+        expect(row).to_have_attribute("data-method", result["method"])
+        expect(row).to_contain_text(f"{result['similarity_percent']:.1f}%")
+        expect(row.locator(".verdict")).to_have_text(result["verdict"].replace("-", " "))
+    assert page.evaluate(
+        "[...document.querySelectorAll('#all-table img')].every(i => i.naturalWidth > 0)"
+    )
+    page.screenshot(path=str(output_dir / "result-all.png"), full_page=True)
+    page.locator("#all-table tbody tr[data-method=pixel] button").click()
+    expect(page.locator("#result")).to_be_visible()
+    expect(page.locator("#details-list")).to_contain_text("changed percent")
+
+
+def test_cnn_second_map_and_alignment_switch(page: Page, service: Service) -> None:
+    open_page(page, service)
+    choose(page, "dog_1.png", "dog_2.png")
+    run_comparison(page, "mobilenet_v2")
+    expect(page.locator("#map-choice")).to_be_visible()
+    main_src = page.get_attribute("#heatmap", "src")
+    page.select_option("#map-select", "same_place")
+    assert page.get_attribute("#heatmap", "src") != main_src
+    expect(page.locator("#legend-scale")).to_contain_text("same one of")
+    expect(page.locator("#download-heatmap")).to_have_attribute(
+        "download", "heatmap-mobilenet_v2-same_place.png"
+    )
+    run_comparison(page, "ssim")
+    expect(page.locator("#details-list")).to_contain_text("Alignment")  # tried by default
+    page.uncheck("#align")
+    page.click("#compare-button")
+    expect(page.locator("#progress")).to_be_hidden()
+    expect(page.locator("#details-list")).not_to_contain_text("Alignment")

@@ -110,3 +110,24 @@ def test_the_shared_weights_have_calibrated_thresholds(mobilenet: CnnMethod) -> 
     from worker.verdict import load_calibration
 
     assert mobilenet.availability().calibration_key in load_calibration()
+
+
+def test_best_match_map_follows_a_subject_that_moved(mobilenet: CnnMethod) -> None:
+    """B shows A's left half on the right: the best-match map finds it, the same-place map
+    does not."""
+    from worker.decode import DecodedImage
+
+    a = decode_image(photo("hot_dog.jpg"), "a", 10**8).pixels
+    width = a.shape[1]
+    half = a[:, : width // 2]
+    b = np.full_like(a, 255)
+    b[:, width - half.shape[1] :] = half
+    comparison = mobilenet.compare(
+        DecodedImage.from_pixels(a), DecodedImage.from_pixels(b), CompareOptions()
+    )
+    same_place = comparison.extra_views[0]
+    assert same_place.name == "same_place"
+    left = slice(0, comparison.difference_map.shape[1] // 2)
+    best_left = np.nanmean(comparison.difference_map[:, left])
+    same_left = np.nanmean(same_place.values[:, left])
+    assert best_left < same_left - 0.1

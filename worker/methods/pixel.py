@@ -1,10 +1,12 @@
 """Per-pixel perceptual colour difference: which pixels changed visibly.
 
-Colour difference is CIEDE2000 (Sharma, Wu & Dalal 2005, via scikit-image) in CIELAB. A pixel
-counts as changed when its difference exceeds the just-noticeable difference *and* no pixel in
-B's 3x3 neighbourhood comes within it (CIE76, cheaper): one-pixel shifts of edges, anti-aliasing
-and resampling after alignment then do not count as edits. The score is the share of compared
-pixels that did not change.
+Colour difference is CIEDE2000 (Sharma, Wu & Dalal 2005, via scikit-image) in CIELAB, after a
+slight Gaussian smoothing of both images (sigma 0.7 px): a simple stand-in for the eye's spatial
+pooling, the idea of S-CIELAB (Zhang & Wandell 1996), so that invisible compression noise does not
+count. A pixel counts as changed when its difference exceeds the just-noticeable difference *and*
+no pixel in B's 3x3 neighbourhood comes within it (CIE76, cheaper): one-pixel shifts of edges,
+anti-aliasing and resampling after alignment then do not count as edits. The score is the share
+of compared pixels that did not change.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from worker.methods.base import Availability, CompareOptions, Comparison
 DEFAULT_JND = 2.3
 WORK_SIDE = 1024  # differences are measured on at most this long side, for bounded cost
 DISPLAY_SPAN = 20.0  # delta E00 at which the heatmap reaches full red
+POOLING_SIGMA = 0.7  # px; spatial pooling before colour differences (see module docstring)
 
 
 def _shrink(pixels: np.ndarray, scale: float) -> np.ndarray:
@@ -67,8 +70,8 @@ class PixelDifferenceMethod:
         covered = np.ones(small_a.shape[:2], dtype=bool)
         if frame.coverage is not None:
             covered = _shrink(frame.coverage.astype(np.uint8) * 255, scale) > 254
-        lab_a = rgb2lab(small_a).astype(np.float32)
-        lab_b = rgb2lab(small_b).astype(np.float32)
+        lab_a = rgb2lab(cv2.GaussianBlur(small_a, (0, 0), POOLING_SIGMA)).astype(np.float32)
+        lab_b = rgb2lab(cv2.GaussianBlur(small_b, (0, 0), POOLING_SIGMA)).astype(np.float32)
         delta = deltaE_ciede2000(lab_a, lab_b).astype(np.float32)
         changed = (delta > self.jnd) & (neighbourhood_min_distance(lab_a, lab_b) > self.jnd)
         changed &= covered

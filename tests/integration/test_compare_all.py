@@ -1,0 +1,80 @@
+"""method=all: every available method on one pair in one request, with a summary."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.integration.test_compare_api import METHODS, _compare
+from tests.support.checks import decode_data_url_png
+from tests.support.images import coffee, png
+from tests.support.paths import MOBILENET_V2_WEIGHTS, photo, require
+from tests.support.service import Service
+
+
+def test_compare_all_returns_every_available_method(service: Service) -> None:
+    response = _compare(service, photo("cat.png"), photo("cat_2.png"), "all")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["method"] == "all"
+    assert [r["method"] for r in body["results"]] == METHODS
+    assert body["unavailable"] == {}
+    for result in body["results"]:
+        decode_data_url_png(result["heatmap"])
+        assert result["image_a"] == body["image_a"]
+    assert body["timings"]["total_ms"] >= body["timings"]["worker_ms"] > 0
+    assert len(body["summary"]) > 40
+
+
+def test_two_photos_of_one_subject_are_explained_as_such(service: Service) -> None:
+    require(MOBILENET_V2_WEIGHTS)
+    body = _compare(service, photo("cat.png"), photo("cat_2.png"), "all").json()
+    by_method = {r["method"]: r for r in body["results"]}
+    assert by_method["ssim"]["verdict"] == "different"
+    assert by_method["mobilenet_v2"]["verdict"] == "same-subject"
+    assert body["summary"].startswith("Structurally different but semantically the same subject")
+
+
+def test_methods_that_cannot_take_the_pair_are_listed_not_fatal(service: Service) -> None:
+    small = png(coffee()[:150, :150])  # below MS-SSIM's 176 pixels
+    body = _compare(service, small, small, "all").json()
+    assert "ms_ssim" in body["unavailable"]
+    assert "176x176" in body["unavailable"]["ms_ssim"]
+    assert "ssim" in [r["method"] for r in body["results"]]
+
+
+def test_alignment_is_reported_and_can_be_turned_off(service: Service) -> None:
+    a = coffee()
+    b = np.ascontiguousarray(a[25:, 40:])
+    aligned = _compare(service, png(a), png(b), "ssim").json()
+    plain = _compare(service, png(a), png(b), "ssim", align="false").json()
+    assert aligned["alignment"]["applied"] is True
+    assert aligned["alignment"]["translation_px"] == pytest.approx([40, 25], abs=2)
+    assert aligned["alignment"]["inliers"] >= 15
+    assert aligned["score"] > 0.95 > plain["score"]
+    assert aligned["verdict"] == "near-duplicate"
+    assert "aligned onto A" in aligned["explanation"]
+    assert plain["alignment"] is None
+
+
+def test_pixel_method_reports_the_changed_share(service: Service) -> None:
+    a = coffee()
+    b = a.copy()
+    b[50:100, 60:160] = 0
+    body = _compare(service, png(a), png(b), "pixel").json()
+    assert body["metrics"]["changed_percent"] == pytest.approx(100 * 50 * 100 / 240_000, rel=0.1)
+    assert body["score"] == pytest.approx(1 - body["metrics"]["changed_percent"] / 100, abs=1e-4)
+
+
+def test_cnn_gives_a_second_view(service: Service) -> None:
+    body = _compare(service, photo("dog_1.png"), photo("dog_2.png"), "mobilenet_v2").json()
+    views = body["extra_heatmaps"]
+    assert [view["name"] for view in views] == ["same_place"]
+    decode_data_url_png(views[0]["image"])
+    assert "best" in body["heatmap_legend"]["scale"]
+
+
+def test_unknown_method_lists_all_as_a_choice(service: Service) -> None:
+    body = _compare(service, photo("cat.png"), photo("cat.png"), "everything").json()
+    assert body["error"]["code"] == "unknown_method"
+    assert "'all'" in body["error"]["message"]
