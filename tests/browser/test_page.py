@@ -325,3 +325,20 @@ def test_cnn_second_map_and_alignment_switch(page: Page, service: Service) -> No
     page.click("#compare-button")
     expect(page.locator("#progress")).to_be_hidden()
     expect(page.locator("#details-list")).not_to_contain_text("Alignment")
+
+
+def test_every_verdict_has_its_own_colour(page: Page, service: Service) -> None:
+    open_page(page, service)
+    colours = page.evaluate(
+        """['identical', 'near-duplicate', 'same-subject', 'related', 'different',
+            'uncalibrated'].map(v => {
+              const badge = document.createElement('span');
+              badge.className = 'verdict';
+              badge.dataset.verdict = v;
+              document.body.appendChild(badge);
+              const colour = getComputedStyle(badge).backgroundColor;
+              badge.remove();
+              return colour;
+            })"""
+    )
+    assert len(set(colours)) == 6
