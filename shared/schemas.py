@@ -63,6 +63,24 @@ class Timings(BaseModel):
         description="Gateway receipt to answer, including upload checks and the worker hop.",
         examples=[95.3],
     )
+    cache_hits: int = Field(
+        0,
+        description="Images whose CNN features came from the embedding cache (0-2): their "
+        "forward pass was skipped.",
+        examples=[0],
+    )
+    result_cache_hit: bool = Field(
+        False,
+        description="True when this exact request was answered before and the stored result "
+        "was returned (compute_ms and heatmap_ms are then the original ones).",
+        examples=[False],
+    )
+    batch_size: int | None = Field(
+        None,
+        description="For CNNs: how many images shared the forward pass of this request's "
+        "images (dynamic batching), the largest if they were split.",
+        examples=[2],
+    )
 
 
 class HeatmapLegend(BaseModel):
@@ -193,6 +211,11 @@ class CompareResult(BaseModel):
         description="How the two images were brought to a comparable form (sizes, crops).",
         examples=["Image B was resized to 640x480 and centre-cropped to match image A."],
     )
+    precision: Literal["float32", "bfloat16"] | None = Field(
+        None,
+        description="CNN arithmetic used (null for methods without a network).",
+        examples=[None],
+    )
     weights: WeightsSource = Field(
         WeightsSource.NONE,
         description="For CNNs, where the weights came from; 'random-init' is for tests only "
@@ -213,6 +236,9 @@ class CompareAllTimings(BaseModel):
     decode_ms: float = Field(description="Decoding both images, once for all methods.")
     worker_ms: float = Field(description="Everything inside the worker.", examples=[420.0])
     total_ms: float | None = Field(None, description="Gateway receipt to answer.")
+    result_cache_hit: bool = Field(
+        False, description="True when the stored answer to this exact request was returned."
+    )
 
 
 class CompareAllResult(BaseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -67,6 +68,25 @@ class Settings(BaseSettings):
         "initialisation. Their results are marked weights='random-init'.",
     )
     cnn_random_seed: int = Field(1234, description="Seed for cnn_random_init.")
+    cnn_precision: Literal["float32", "bfloat16"] = Field(
+        "float32",
+        description="CNN arithmetic: float32, or bfloat16 (mixed precision; faster on CPUs with "
+        "AVX512_BF16 or AMX, scores differ slightly).",
+    )
+    batch_max_size: int = Field(
+        16, description="Most images one CNN forward pass gathers from concurrent requests."
+    )
+    batch_max_wait_ms: float = Field(
+        5.0, description="Longest a request waits for others to share its CNN forward pass."
+    )
+    embedding_cache_bytes: int = Field(
+        256 * 1024 * 1024,
+        description="Memory for cached CNN feature maps of images seen before (0: off).",
+    )
+    result_cache_bytes: int = Field(
+        64 * 1024 * 1024,
+        description="Memory for cached results of repeated identical requests (0: off).",
+    )
     cnn_canvas_pixels: int = Field(
         224 * 224, description="Approximate input area (pixels) each image is resized to."
     )

@@ -13,7 +13,7 @@ from fastapi import FastAPI, File, Form, UploadFile
 from PIL import Image
 
 from shared.http_errors import install_error_handlers
-from shared.methods import ALL_METHODS, MethodChoice, MethodName
+from shared.methods import MethodChoice
 from shared.schemas import (
     CompareAllResult,
     CompareResult,
@@ -24,7 +24,7 @@ from shared.schemas import (
 from shared.settings import Settings, get_settings
 from worker.methods.base import CompareOptions
 from worker.registry import Registry, build_registry
-from worker.service import compare_all, compare_bytes
+from worker.service import ComparisonService
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     Image.MAX_IMAGE_PIXELS = settings.max_image_pixels
     registry = build_registry(settings)
+    service = ComparisonService(registry, settings)
     loader = ModelLoader(registry)
 
     @asynccontextmanager
@@ -94,9 +95,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ) -> CompareResult | CompareAllResult:
         # A sync route: FastAPI runs it in a thread, so the event loop keeps answering /health.
         data_a, data_b = image_a.file.read(), image_b.file.read()
-        options = CompareOptions(align=align)
-        if method.value == ALL_METHODS:
-            return compare_all(registry, data_a, data_b, settings, options)
-        return compare_bytes(registry, MethodName(method.value), data_a, data_b, settings, options)
+        return service.compare(method.value, data_a, data_b, CompareOptions(align=align))
 
     return app

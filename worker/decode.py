@@ -7,6 +7,7 @@ scaled to 8 bits, CMYK and palette converted, transparency composited over white
 
 from __future__ import annotations
 
+import hashlib
 import io
 import warnings
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ class DecodedImage:
 
     pixels: np.ndarray
     info: ImageInfo
+    digest: str | None = None
+    """Hash of the uploaded bytes: the key under which work on this image is cached."""
 
     @classmethod
     def from_pixels(cls, pixels: np.ndarray) -> DecodedImage:
@@ -61,7 +64,12 @@ def decode_image(data: bytes, field: str, max_pixels: int) -> DecodedImage:
     info = ImageInfo(
         width=width, height=height, format=header.format, mode=header.mode, bytes=len(data)
     )
-    return DecodedImage(pixels=pixels, info=info)
+    return DecodedImage(pixels=pixels, info=info, digest=digest_of(data))
+
+
+def digest_of(data: bytes) -> str:
+    """A short, collision-resistant fingerprint of uploaded bytes."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 def _to_rgb(image: Image.Image) -> np.ndarray:

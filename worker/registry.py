@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from shared.methods import METHOD_INFO, MethodName
 from shared.schemas import MethodState, MethodStatus, WeightsSource
 from shared.settings import Settings
+from worker.cache import ByteBoundedLRU
 from worker.methods.base import Availability, Method
-from worker.methods.cnn import CNN_SPECS, CnnMethod
+from worker.methods.cnn import CNN_SPECS, CnnMethod, cached_size
 from worker.methods.ms_ssim import MsSsimMethod
 from worker.methods.phash import PerceptualHashMethod
 from worker.methods.pixel import PixelDifferenceMethod
@@ -22,6 +23,7 @@ class Registry:
 
     methods: dict[MethodName, Method]
     cnns: list[CnnMethod]
+    embedding_cache: ByteBoundedLRU
 
     def availability(self, name: MethodName) -> Availability:
         """A method's state; a method not enabled in the settings is unavailable."""
@@ -58,8 +60,10 @@ class Registry:
 
 def build_registry(settings: Settings) -> Registry:
     """SSIM plus the CNNs named in the settings (not loaded yet: see ``CnnMethod.load``)."""
+    cache = ByteBoundedLRU(settings.embedding_cache_bytes, cached_size)
     cnns = [
-        CnnMethod(CNN_SPECS[MethodName(name)], settings) for name in settings.cnn_method_names()
+        CnnMethod(CNN_SPECS[MethodName(name)], settings, cache)
+        for name in settings.cnn_method_names()
     ]
     methods: dict[MethodName, Method] = {
         MethodName.SSIM: SsimMethod(),
@@ -68,4 +72,4 @@ def build_registry(settings: Settings) -> Registry:
         MethodName.PHASH: PerceptualHashMethod(),
     }
     methods.update({cnn.name: cnn for cnn in cnns})
-    return Registry(methods=methods, cnns=cnns)
+    return Registry(methods=methods, cnns=cnns, embedding_cache=cache)

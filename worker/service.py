@@ -17,7 +17,8 @@ from shared.schemas import (
     Timings,
 )
 from shared.settings import Settings
-from worker.decode import DecodedImage, decode_image
+from worker.cache import ByteBoundedLRU
+from worker.decode import DecodedImage, decode_image, digest_of
 from worker.explain import explain
 from worker.heatmap import png_data_url, render_overlay
 from worker.methods.base import CompareOptions
@@ -117,76 +118,118 @@ def run_method(
         preparation=comparison.preparation,
         weights=availability.weights,
         warnings=comparison.warnings,
+        precision=comparison.precision,
         timings=Timings(
             decode_ms=decode_ms,
             compute_ms=times["compute"],
             heatmap_ms=times["heatmap"],
             worker_ms=round(decode_ms + _elapsed_ms(started), 3),
+            cache_hits=comparison.cache_hits,
+            batch_size=comparison.batch_size,
         ),
     )
 
 
-def compare_bytes(
-    registry: Registry,
-    method_name: MethodName,
-    data_a: bytes,
-    data_b: bytes,
-    settings: Settings,
-    options: CompareOptions | None = None,
-) -> CompareResult:
-    """Run ``method_name`` on two uploaded files; ``ServiceError`` for anything the client
-    can fix (4xx) or that is not ready (503)."""
-    _require_ready(registry, method_name)
-    times: dict[str, float] = {}
-    with _stopwatch(times, "decode"):
-        image_a, image_b = _decode_pair(data_a, data_b, settings)
-    return run_method(
-        registry,
-        method_name,
-        image_a,
-        image_b,
-        options or CompareOptions(),
-        settings,
-        times["decode"],
+def _result_size(result: CompareResult | CompareAllResult) -> int:
+    """Roughly the bytes a stored result holds: its heatmaps dominate."""
+    results = result.results if isinstance(result, CompareAllResult) else [result]
+    return sum(
+        len(r.heatmap) + sum(len(view.image) for view in r.extra_heatmaps) + 4096 for r in results
     )
 
 
-def compare_all(
-    registry: Registry,
-    data_a: bytes,
-    data_b: bytes,
-    settings: Settings,
-    options: CompareOptions | None = None,
-) -> CompareAllResult:
-    """Every ready method on one pair, decoded once; methods that cannot take the pair (e.g.
-    too small for MS-SSIM) are listed with the reason instead of failing the request."""
-    started = time.perf_counter()
-    times: dict[str, float] = {}
-    with _stopwatch(times, "decode"):
-        image_a, image_b = _decode_pair(data_a, data_b, settings)
-    results: list[CompareResult] = []
-    unavailable: dict[str, str] = {}
-    for name in MethodName:
-        availability = registry.availability(name)
-        if availability.state is not MethodState.READY:
-            unavailable[name.value] = availability.reason or str(availability.state)
-            continue
-        try:
-            results.append(
-                run_method(
-                    registry, name, image_a, image_b, options or CompareOptions(), settings, 0.0
+class ComparisonService:
+    """Runs comparisons for the worker's routes, and remembers recent answers.
+
+    A request identical to a recent one (same bytes, method and options) is answered from the
+    result cache without decoding or computing anything: only the two files are hashed.
+    """
+
+    def __init__(self, registry: Registry, settings: Settings) -> None:
+        self.registry = registry
+        self.settings = settings
+        self.results: ByteBoundedLRU[CompareResult | CompareAllResult] = ByteBoundedLRU(
+            settings.result_cache_bytes, _result_size
+        )
+
+    def compare(
+        self, choice: str, data_a: bytes, data_b: bytes, options: CompareOptions
+    ) -> CompareResult | CompareAllResult:
+        """One method by name, or ``all``; ``ServiceError`` for what the client can fix."""
+        started = time.perf_counter()
+        if choice != ALL_METHODS:
+            _require_ready(self.registry, MethodName(choice))
+        key = (choice, options.align, digest_of(data_a), digest_of(data_b))
+        cached = self.results.get(key)
+        if cached is not None:
+            return _replayed(cached, _elapsed_ms(started))
+        if choice == ALL_METHODS:
+            result: CompareResult | CompareAllResult = self._compare_all(data_a, data_b, options)
+        else:
+            result = self._compare_one(MethodName(choice), data_a, data_b, options)
+        if self._cacheable(result):
+            self.results.put(key, result.model_copy(deep=True))
+        return result
+
+    def _cacheable(self, result: CompareResult | CompareAllResult) -> bool:
+        """Answers that depend on a model still loading are not kept."""
+        if isinstance(result, CompareAllResult):
+            return not any("loading" in reason for reason in result.unavailable.values())
+        return True
+
+    def _compare_one(
+        self, method_name: MethodName, data_a: bytes, data_b: bytes, options: CompareOptions
+    ) -> CompareResult:
+        times: dict[str, float] = {}
+        with _stopwatch(times, "decode"):
+            image_a, image_b = _decode_pair(data_a, data_b, self.settings)
+        return run_method(
+            self.registry, method_name, image_a, image_b, options, self.settings, times["decode"]
+        )
+
+    def _compare_all(
+        self, data_a: bytes, data_b: bytes, options: CompareOptions
+    ) -> CompareAllResult:
+        """Every ready method on one pair, decoded once; methods that cannot take the pair (e.g.
+        too small for MS-SSIM) are listed with the reason instead of failing the request."""
+        started = time.perf_counter()
+        times: dict[str, float] = {}
+        with _stopwatch(times, "decode"):
+            image_a, image_b = _decode_pair(data_a, data_b, self.settings)
+        results: list[CompareResult] = []
+        unavailable: dict[str, str] = {}
+        for name in MethodName:
+            availability = self.registry.availability(name)
+            if availability.state is not MethodState.READY:
+                unavailable[name.value] = availability.reason or str(availability.state)
+                continue
+            try:
+                results.append(
+                    run_method(self.registry, name, image_a, image_b, options, self.settings, 0.0)
                 )
-            )
-        except ServiceError as error:
-            if error.status_code >= 500:
-                raise
-            unavailable[name.value] = error.message
-    return CompareAllResult(
-        method=ALL_METHODS,
-        summary=summarize(results, unavailable),
-        results=results,
-        unavailable=unavailable,
-        image_a=image_a.info,
-        image_b=image_b.info,
-        timings=CompareAllTimings(decode_ms=times["decode"], worker_ms=_elapsed_ms(started)),
-    )
+            except ServiceError as error:
+                if error.status_code >= 500:
+                    raise
+                unavailable[name.value] = error.message
+        return CompareAllResult(
+            method=ALL_METHODS,
+            summary=summarize(results, unavailable),
+            results=results,
+            unavailable=unavailable,
+            image_a=image_a.info,
+            image_b=image_b.info,
+            timings=CompareAllTimings(decode_ms=times["decode"], worker_ms=_elapsed_ms(started)),
+        )
+
+
+def _replayed(
+    cached: CompareResult | CompareAllResult, worker_ms: float
+) -> CompareResult | CompareAllResult:
+    """A stored answer, marked as such, with this request's own worker time."""
+    result = cached.model_copy(deep=True)
+    result.timings.worker_ms = worker_ms
+    result.timings.result_cache_hit = True
+    if isinstance(result, CompareAllResult):
+        for single in result.results:
+            single.timings.result_cache_hit = True
+    return result

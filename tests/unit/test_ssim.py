@@ -98,7 +98,9 @@ def test_downsampling_follows_the_authors_code(size: tuple[int, int]) -> None:
     noisy = np.clip(base + rng.normal(0, 15, size), 0, 255)
     result = structural_similarity(base, noisy)
     assert result.downsample_factor == authors_downsample_factor(*size) > 1
-    assert result.mssim == pytest.approx(_reference_ssim_with_downsampling(base, noisy), abs=1e-9)
+    assert result.mssim == pytest.approx(
+        _reference_ssim_with_downsampling(base, noisy), abs=1e-5
+    )  # float32 fast path vs float64 reference
 
 
 def test_downsample_factor_rounds_half_away_from_zero() -> None:

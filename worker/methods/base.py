@@ -57,6 +57,9 @@ class Comparison:
     alignment: AlignmentInfo | None = None
     metrics: dict[str, float] = field(default_factory=dict)
     extra_views: list[DifferenceView] = field(default_factory=list)
+    cache_hits: int = 0
+    batch_size: int | None = None
+    precision: str | None = None
 
 
 class Method(Protocol):

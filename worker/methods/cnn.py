@@ -25,6 +25,8 @@ from shared.methods import METHOD_INFO, MethodName
 from shared.schemas import HeatmapLegend, MethodState, WeightsSource
 from shared.settings import Settings
 from worker.alignment import register
+from worker.batcher import DynamicBatcher
+from worker.cache import ByteBoundedLRU
 from worker.decode import DecodedImage
 from worker.heatmap import resize_masked
 from worker.methods.base import Availability, CompareOptions, Comparison, DifferenceView
@@ -32,6 +34,7 @@ from worker.methods.base import Availability, CompareOptions, Comparison, Differ
 log = logging.getLogger(__name__)
 
 STRIDE = 32  # output stride of all three networks' last feature map
+PREPROCESSING_VERSION = "1"  # bump when fit_into_canvas or the inputs change: keys the cache
 IMAGENET_MEAN_RGB = np.array([123.68, 116.779, 103.939], dtype=np.float32)
 
 
@@ -62,6 +65,25 @@ CNN_SPECS: dict[MethodName, CnnSpec] = {
         "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5",
     ),
 }
+
+
+CachedFeatures = tuple[np.ndarray, "Placement"]
+
+
+def cached_size(entry: CachedFeatures) -> int:
+    """Bytes a cached feature map holds."""
+    return int(entry[0].nbytes) + 256
+
+
+@dataclass(frozen=True)
+class FeatureMaps:
+    """Feature maps of a set of images, where each lies in the canvas, and how they were got."""
+
+    features: list[np.ndarray]
+    placements: list[Placement]
+    canvas: tuple[int, int]
+    cache_hits: int
+    batch_size: int | None
 
 
 class WeightsMissingError(RuntimeError):
@@ -171,10 +193,19 @@ CNN_LEGEND_TEMPLATE = dict(
 class CnnMethod:
     """One ImageNet CNN, loaded once and kept in memory; thread-safe after ``load``."""
 
-    def __init__(self, spec: CnnSpec, settings: Settings) -> None:
+    def __init__(
+        self,
+        spec: CnnSpec,
+        settings: Settings,
+        cache: ByteBoundedLRU[CachedFeatures] | None = None,
+    ) -> None:
         self.name = spec.name
         self.spec = spec
         self.settings = settings
+        self.cache = cache if cache is not None else ByteBoundedLRU(0, cached_size)
+        self._version = f"{PREPROCESSING_VERSION}-{settings.cnn_precision}"
+        self._batcher: DynamicBatcher | None = None
+        self.compute_dtype: str | None = None
         self._state = MethodState.LOADING
         self._reason: str | None = "loading the model"
         self._weights = WeightsSource.NONE
@@ -216,18 +247,47 @@ class CnnMethod:
         preprocess = module.preprocess_input
         model = self._build(keras, constructor)
         model.trainable = False
+        self.compute_dtype = str(model.dtype_policy.compute_dtype)
 
         @tf.function(
             input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)],
             reduce_retracing=True,
         )
         def forward(batch: Any) -> Any:
-            return model(preprocess(batch), training=False)
+            return tf.cast(model(preprocess(batch), training=False), tf.float32)
 
         forward(tf.zeros([2, 224, 224, 3], tf.float32))  # trace once, before the first request
         self._forward = forward
+        self._batcher = DynamicBatcher(
+            lambda batch: forward(batch).numpy(),
+            str(self.name),
+            self.settings.batch_max_size,
+            self.settings.batch_max_wait_ms / 1000,
+        )
+
+    @property
+    def batcher(self) -> DynamicBatcher | None:
+        """The model's dynamic batcher, once loaded."""
+        return self._batcher
+
+    def forward(self, batch: np.ndarray) -> np.ndarray:
+        """The bare compiled forward pass (no batcher, no cache): for benchmarks and tests."""
+        if self._forward is None:
+            raise RuntimeError(f"{self.title} is not loaded")
+        return np.asarray(self._forward(batch))
 
     def _build(self, keras: Any, constructor: Callable[..., Any]) -> Any:
+        """The network in the configured precision (mixed bfloat16: float32 weights, bfloat16
+        arithmetic), with the best weights available, or a ``WeightsMissingError``."""
+        policy = "mixed_bfloat16" if self.settings.cnn_precision == "bfloat16" else "float32"
+        previous = keras.config.dtype_policy()
+        keras.config.set_dtype_policy(policy)
+        try:
+            return self._build_with_weights(keras, constructor)
+        finally:
+            keras.config.set_dtype_policy(previous)
+
+    def _build_with_weights(self, keras: Any, constructor: Callable[..., Any]) -> Any:
         """The network with the best weights available, or a ``WeightsMissingError``."""
         common = dict(include_top=False, input_shape=(None, None, 3))
         path = find_weights_file(self.spec, self.settings.weights_dir)
@@ -268,12 +328,14 @@ class CnnMethod:
         self._weights = WeightsSource.IMAGENET
         self._calibration_key = f"{self.name}:{weights_fingerprint(model)}"
 
-    def feature_maps(
-        self, images: list[np.ndarray]
-    ) -> tuple[np.ndarray, list[Placement], tuple[int, int]]:
-        """Feature maps of all ``images`` in one batch (one compiled call), each fitted into a
-        canvas shaped like the first, with where each lies and the canvas (width, height)."""
-        if self._forward is None:
+    def feature_maps(self, images: list[np.ndarray], digests: list[str | None]) -> FeatureMaps:
+        """Feature maps of all ``images``, each fitted into a canvas shaped like the first.
+
+        Images seen before (same bytes, same canvas, same model and preprocessing) come from the
+        embedding cache; the rest go through the dynamic batcher, which may share one forward
+        pass with other requests.
+        """
+        if self._batcher is None:
             raise ServiceError(
                 503,
                 ErrorCode.METHOD_UNAVAILABLE,
@@ -284,10 +346,33 @@ class CnnMethod:
         canvas_w, canvas_h = canvas_size(
             first.shape[1], first.shape[0], self.settings.cnn_canvas_pixels
         )
-        fitted = [fit_into_canvas(image, canvas_w, canvas_h) for image in images]
-        batch = np.stack([canvas for canvas, _ in fitted])
-        features = np.asarray(self._forward(batch))
-        return features, [placement for _, placement in fitted], (canvas_w, canvas_h)
+        results: list[tuple[np.ndarray, Placement] | None] = []
+        keys: list[tuple[str, ...] | None] = []
+        for digest in digests:
+            key = None
+            if digest is not None:
+                key = (self.name, self._version, digest, str(canvas_w), str(canvas_h))
+            keys.append(key)
+            results.append(self.cache.get(key) if key is not None else None)
+        hits = sum(result is not None for result in results)
+        missing = [index for index, result in enumerate(results) if result is None]
+        fitted = {index: fit_into_canvas(images[index], canvas_w, canvas_h) for index in missing}
+        computed = self._batcher.run([fitted[index][0] for index in missing])
+        batch_size = max((size for _, size in computed), default=None)
+        for index, (features, _) in zip(missing, computed, strict=True):
+            entry = (features, fitted[index][1])
+            results[index] = entry
+            key = keys[index]
+            if key is not None:
+                self.cache.put(key, entry)
+        ready = [result for result in results if result is not None]
+        return FeatureMaps(
+            features=[features for features, _ in ready],
+            placements=[placement for _, placement in ready],
+            canvas=(canvas_w, canvas_h),
+            cache_hits=hits,
+            batch_size=batch_size,
+        )
 
     def compare(self, a: DecodedImage, b: DecodedImage, options: CompareOptions) -> Comparison:
         """Cosine of the pooled embeddings. Primary map: for each place in A, the distance to
@@ -295,10 +380,13 @@ class CnnMethod:
         distance at the same place, after registering B onto A when alignment is asked for."""
         registration = register(a.pixels, b.pixels) if options.align else None
         images = [a.pixels, b.pixels]
+        digests = [a.digest, b.digest]
         aligned = registration is not None and registration.warped_b is not None
         if aligned:
             images.append(registration.warped_b)
-        features, placements, (canvas_w, canvas_h) = self.feature_maps(images)
+            digests.append(None)
+        maps = self.feature_maps(images, digests)
+        features, placements, (canvas_w, canvas_h) = maps.features, maps.placements, maps.canvas
         fa, fb = features[0], features[1]
         place_a, place_b = placements[0], placements[1]
         score = cosine(fa[place_a.cells].mean(axis=0), fb[place_b.cells].mean(axis=0))
@@ -350,6 +438,9 @@ class CnnMethod:
             warnings=warnings,
             alignment=registration.info if registration is not None else None,
             extra_views=[same_place_view],
+            cache_hits=maps.cache_hits,
+            batch_size=maps.batch_size,
+            precision=self.settings.cnn_precision,
         )
 
 

@@ -36,10 +36,11 @@ class SsimResult:
 
 
 def to_luma(pixels: np.ndarray) -> np.ndarray:
-    """RGB (H x W x 3) or grey (H x W) to float64 luma on the 0..255 scale."""
+    """RGB (H x W x 3) or grey (H x W) to float32 luma on the 0..255 scale."""
     if pixels.ndim == 2:
-        return pixels.astype(np.float64)
-    return pixels[..., :3].astype(np.float64) @ LUMA_WEIGHTS
+        return pixels.astype(np.float32)
+    weights = LUMA_WEIGHTS.reshape(1, 3).astype(np.float32)
+    return cv2.transform(np.ascontiguousarray(pixels[..., :3]).astype(np.float32), weights)
 
 
 def gaussian_window_1d(size: int = 11, sigma: float = 1.5) -> np.ndarray:
@@ -56,19 +57,37 @@ def authors_downsample_factor(height: int, width: int) -> int:
 
 
 def authors_downsample(image: np.ndarray, factor: int) -> np.ndarray:
-    """``imfilter(img, ones(f)/f^2, 'symmetric', 'same')`` then every ``f``-th pixel."""
-    box = np.full(factor, 1.0 / factor)
+    """``imfilter(img, ones(f)/f^2, 'symmetric', 'same')`` then every ``f``-th pixel.
+
+    Computed only where it is sampled: the averaging window of output pixel ``i`` covers input
+    rows ``i*f - a .. i*f - a + f - 1`` (``a`` = MATLAB's kernel centre for an ``f``-wide box),
+    so after padding symmetrically by ``a`` in front, the windows are exactly the ``f x f``
+    blocks of the padded image.
+    """
     anchor = (factor + 1) // 2 - 1  # MATLAB's centre of an even kernel is floor((f + 1) / 2)
-    filtered = cv2.sepFilter2D(
-        image, cv2.CV_64F, box, box, anchor=(anchor, anchor), borderType=cv2.BORDER_REFLECT
+    height, width = image.shape
+    rows, cols = -(-height // factor), -(-width // factor)
+    pad_bottom = max(0, rows * factor - height - anchor)  # the last window must fit
+    pad_right = max(0, cols * factor - width - anchor)
+    padded = cv2.copyMakeBorder(image, anchor, pad_bottom, anchor, pad_right, cv2.BORDER_REFLECT)
+    blocks = padded[: rows * factor, : cols * factor]
+    return (
+        blocks.reshape(rows, factor, cols, factor)
+        .mean(axis=(1, 3), dtype=np.float64)
+        .astype(image.dtype)
     )
-    return filtered[::factor, ::factor]
 
 
 def _filter_valid(image: np.ndarray, window: np.ndarray) -> np.ndarray:
     """``filter2(window, image, 'valid')`` for a separable, symmetric window."""
     radius = len(window) // 2
-    filtered = cv2.sepFilter2D(image, cv2.CV_64F, window, window, borderType=cv2.BORDER_REFLECT)
+    filtered = cv2.sepFilter2D(
+        image,
+        cv2.CV_32F,
+        window.astype(np.float32),
+        window.astype(np.float32),
+        borderType=cv2.BORDER_REFLECT,
+    )
     return filtered[radius:-radius, radius:-radius]
 
 

@@ -1,0 +1,111 @@
+"""Dynamic batching: concurrent requests for one model share one forward pass.
+
+Each CNN has one batcher thread. A request puts its input (one canvas per image) on the queue and
+waits on a future; the thread takes the first waiting input, gathers more for at most
+``max_wait_s`` or until ``max_batch`` images, runs each group of equal shape through the compiled
+forward function in one call, and hands every request its own rows. Models never wait for each
+other: each has its own thread and queue, so a slow model holds up only its own requests.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+Forward = Callable[[np.ndarray], np.ndarray]
+Features = tuple[np.ndarray, int]
+"""One image's feature map, and how many images shared its forward pass."""
+
+
+@dataclass
+class _Item:
+    canvas: np.ndarray
+    future: Future[Features] = field(default_factory=Future)
+
+
+@dataclass
+class BatchStats:
+    """What the batcher has done, for tests, logs and metrics."""
+
+    batches: int = 0
+    images: int = 0
+    largest: int = 0
+    sizes: list[int] = field(default_factory=list)
+
+    def record(self, size: int) -> None:
+        """Count one forward pass of ``size`` images (keeps the last 1000 sizes)."""
+        self.batches += 1
+        self.images += size
+        self.largest = max(self.largest, size)
+        self.sizes = [*self.sizes[-999:], size]
+
+
+class DynamicBatcher:
+    """Gathers single images into batches for one model's forward function."""
+
+    def __init__(self, forward: Forward, name: str, max_batch: int, max_wait_s: float) -> None:
+        self.forward = forward
+        self.name = name
+        self.max_batch = max(1, max_batch)
+        self.max_wait_s = max(0.0, max_wait_s)
+        self.stats = BatchStats()
+        self._queue: queue.Queue[_Item] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name=f"batcher-{name}", daemon=True)
+        self._thread.start()
+
+    def submit(self, canvases: list[np.ndarray]) -> list[Future[Features]]:
+        """Queue the images (H x W x 3 float32 each); each future gives that image's features."""
+        items = [_Item(canvas) for canvas in canvases]
+        for item in items:
+            self._queue.put(item)
+        return [item.future for item in items]
+
+    def run(self, canvases: list[np.ndarray]) -> list[Features]:
+        """Submit and wait: the features of each image, in order."""
+        return [future.result() for future in self.submit(canvases)]
+
+    def _gather(self) -> list[_Item]:
+        batch = [self._queue.get()]
+        deadline = time.monotonic() + self.max_wait_s
+        while len(batch) < self.max_batch:
+            remaining = deadline - time.monotonic()
+            try:
+                item = (
+                    self._queue.get(timeout=remaining)
+                    if remaining > 0
+                    else self._queue.get_nowait()
+                )
+            except queue.Empty:
+                break
+            batch.append(item)
+        return batch
+
+    def _run(self) -> None:
+        while True:
+            batch = self._gather()
+            groups: dict[tuple[int, ...], list[_Item]] = {}
+            for item in batch:
+                groups.setdefault(item.canvas.shape, []).append(item)
+            for items in groups.values():
+                self._forward_group(items)
+
+    def _forward_group(self, items: list[_Item]) -> None:
+        try:
+            features = np.asarray(self.forward(np.stack([item.canvas for item in items])))
+        except Exception as exc:  # the requests get the error; the thread carries on
+            log.exception("%s: forward pass failed", self.name)
+            for item in items:
+                item.future.set_exception(exc)
+            return
+        self.stats.record(len(items))
+        for index, item in enumerate(items):
+            item.future.set_result((features[index], len(items)))
