@@ -38,6 +38,10 @@ format: $(VENV)/.installed-test
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+## Benchmark against baselines measured in the same run (a few minutes; JSON in bench/results/).
+bench: $(VENV)/.installed-test
+	$(BIN)/python bench/run.py
+
 ## Derive the verdict thresholds from data (writes worker/calibration.json).
 calibrate: $(VENV)/.installed-test
 	$(BIN)/python tools/calibrate.py

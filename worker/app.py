@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
 
-from fastapi import FastAPI, File, Form, UploadFile
+from fastapi import FastAPI, File, Form, Response, UploadFile
 from PIL import Image
 
 from shared.http_errors import install_error_handlers
@@ -92,9 +92,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         image_b: Annotated[UploadFile, File()],
         method: Annotated[MethodChoice, Form()],
         align: Annotated[bool | None, Form()] = None,
-    ) -> CompareResult | CompareAllResult:
+    ) -> Response:
         # A sync route: FastAPI runs it in a thread, so the event loop keeps answering /health.
         data_a, data_b = image_a.file.read(), image_b.file.read()
-        return service.compare(method.value, data_a, data_b, CompareOptions(align=align))
+        result = service.compare(method.value, data_a, data_b, CompareOptions(align=align))
+        # Serialised once, by pydantic-core: results carry large heatmap strings.
+        return Response(result.model_dump_json(), media_type="application/json")
 
     return app

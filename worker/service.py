@@ -20,7 +20,7 @@ from shared.settings import Settings
 from worker.cache import ByteBoundedLRU
 from worker.decode import DecodedImage, decode_image, digest_of
 from worker.explain import explain
-from worker.heatmap import png_data_url, render_overlay
+from worker.heatmap import grey_base, png_data_url, render_overlay
 from worker.methods.base import CompareOptions
 from worker.registry import Registry
 from worker.summary import summarize
@@ -79,13 +79,18 @@ def run_method(
         comparison = method.compare(image_a, image_b, options)
     with _stopwatch(times, "heatmap"):
         max_side = settings.heatmap_max_side
-        heatmap = png_data_url(render_overlay(image_a.pixels, comparison.difference_map, max_side))
+        base = grey_base(image_a.pixels, max_side)
+        heatmap = png_data_url(
+            render_overlay(image_a.pixels, comparison.difference_map, max_side, base)
+        )
+        # Second views are smaller: they are for a look, the main map is for detail.
+        small = grey_base(image_a.pixels, max_side // 2) if comparison.extra_views else None
         extra = [
             ExtraHeatmap(
                 name=view.name,
                 title=view.title,
                 description=view.description,
-                image=png_data_url(render_overlay(image_a.pixels, view.values, max_side)),
+                image=png_data_url(render_overlay(image_a.pixels, view.values, max_side, small)),
                 legend=view.legend,
             )
             for view in comparison.extra_views

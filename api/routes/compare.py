@@ -6,7 +6,8 @@ import asyncio
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, UploadFile
+import orjson
+from fastapi import APIRouter, File, Form, Response, UploadFile
 
 from api.dependencies import SettingsDep, WorkerDep
 from api.routes.responses import COMPARE_ERRORS
@@ -44,7 +45,7 @@ async def compare(
             "ms_ssim and pixel, off for the CNNs (on adds their aligned same-place map)."
         ),
     ] = None,
-) -> CompareResult | CompareAllResult:
+) -> Response:
     """Score how alike the two images are, show where they differ, and explain it.
 
     JPEG, PNG, WebP, GIF (first frame), BMP and TIFF are accepted, in any colour mode; EXIF
@@ -58,5 +59,5 @@ async def compare(
         read_checked_upload(image_b, "image_b", settings),
     )
     result = await worker.compare(method.value, data_a, data_b, align)
-    result.timings.total_ms = round((time.perf_counter() - started) * 1000, 3)
-    return result
+    result["timings"]["total_ms"] = round((time.perf_counter() - started) * 1000, 3)
+    return Response(orjson.dumps(result), media_type="application/json")

@@ -12,7 +12,7 @@ from api.routes.responses import COMPARE_ERRORS
 from api.uploads import read_checked_upload
 from shared.errors import ErrorCode, ServiceError
 from shared.methods import MethodName, parse_method_name
-from shared.schemas import CompareResult, LegacyCompareResult
+from shared.schemas import LegacyCompareResult
 
 router = APIRouter(tags=["legacy"])
 
@@ -51,9 +51,8 @@ async def compare_legacy(
         read_checked_upload(image2, "image2", settings),
     )
     result = await worker.compare(method.value, data_a, data_b)
-    assert isinstance(result, CompareResult)
     return LegacyCompareResult(
-        similarity_score=round(max(0.0, min(1.0, result.score)), 6),
-        model_used=result.method.value,
-        heatmap_image=result.heatmap,
+        similarity_score=round(max(0.0, min(1.0, result["score"])), 6),
+        model_used=result["method"],
+        heatmap_image=result["heatmap"],
     )

@@ -38,9 +38,9 @@ def test_reproduces_the_authors_published_einstein_values(name: str, published: 
     assert result.downsample_factor == 1
 
 
-def test_identical_images_score_exactly_one() -> None:
+def test_identical_images_score_one() -> None:
     image = astronaut()
-    assert structural_similarity(image, image.copy()).mssim == pytest.approx(1.0, abs=1e-12)
+    assert structural_similarity(image, image.copy()).mssim == pytest.approx(1.0, abs=1e-6)  # float32
 
 
 def test_is_symmetric() -> None:
@@ -48,7 +48,7 @@ def test_is_symmetric() -> None:
     b = np.clip(a.astype(int) + np.random.default_rng(0).normal(0, 20, a.shape), 0, 255)
     forward = structural_similarity(a, b.astype(np.uint8)).mssim
     backward = structural_similarity(b.astype(np.uint8), a).mssim
-    assert forward == pytest.approx(backward, abs=1e-12)
+    assert forward == pytest.approx(backward, abs=1e-6)  # float32 summation order
     assert forward < 0.9
 
 

@@ -1,0 +1,466 @@
+"""The benchmark: one command, a few minutes, every figure as a ratio against a baseline measured
+in the same run (these machines are noisy; absolute times mean little).
+
+    make bench            (python bench/run.py [--requests N] [--out FILE])
+
+Measures, on this machine, in this run:
+1. SSIM: ours against ``skimage.metrics.structural_similarity`` with the same Gaussian settings
+   on a 2048x1536 photo pair (time ratio, score difference);
+2. each CNN: end-to-end ``POST /api/v1/compare`` latency for two 1024x768 JPEGs against the bare
+   compiled forward pass of a batch of two (the service overhead);
+3. throughput with 16 concurrent clients against the naive baseline server in
+   ``bench/naive_server.py``, for each CNN and SSIM, with distinct images in every request (no
+   cache hits);
+4. a repeated comparison of one pair (result-cache hit): server time;
+5. bfloat16 against float32: forward speed-up and agreement of the scores;
+6. peak memory (RSS) of the worker, the gateway and the baseline.
+The table is printed and saved as JSON in bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import cv2
+import httpx
+import numpy as np
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from shared.methods import MethodName  # noqa: E402
+from shared.settings import Settings  # noqa: E402
+from tests.support.service import free_port, running_service, stop  # noqa: E402
+from worker.methods.cnn import CNN_SPECS, CnnMethod, canvas_size, fit_into_canvas  # noqa: E402
+from worker.methods.ssim import structural_similarity, to_luma  # noqa: E402
+
+SHARED = Path(os.environ.get("ISC_SHARED_DIR", REPO.parent / "shared"))
+PHOTOS = SHARED / "eval" / "photos"
+WEIGHTS = SHARED / "weights"
+CNNS = ["vgg16", "resnet50", "mobilenet_v2"]
+CLIENTS = 16
+
+
+def median_ms(samples: list[float]) -> float:
+    return round(statistics.median(samples) * 1000, 2)
+
+
+def p95_ms(samples: list[float]) -> float:
+    ordered = sorted(samples)
+    return round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))] * 1000, 2)
+
+
+def timed(function: Callable[[], object], runs: int) -> tuple[list[float], object]:
+    samples, result = [], None
+    for _ in range(runs):
+        start = time.perf_counter()
+        result = function()
+        samples.append(time.perf_counter() - start)
+    return samples, result
+
+
+# ---- inputs -----------------------------------------------------------------------------------
+
+
+def base_photos() -> list[np.ndarray]:
+    """Real photos: the shared ones, or scikit-image's when those are absent."""
+    if PHOTOS.is_dir():
+        files = sorted(p for p in PHOTOS.iterdir() if p.suffix.lower() in {".png", ".jpg"})
+        return [np.asarray(Image.open(p).convert("RGB")) for p in files]
+    from skimage import data
+
+    return [data.astronaut(), data.coffee(), data.chelsea(), data.rocket()]
+
+
+def jpeg_bytes(pixels: np.ndarray, quality: int = 90) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+class ImageFactory:
+    """Distinct 1024x768 JPEGs made from real photos (different crops, flips, tints), so that no
+    request of the throughput runs can hit a cache."""
+
+    def __init__(self, photos: list[np.ndarray]) -> None:
+        self.photos = photos
+        self.rng = np.random.default_rng(7)
+        self.count = 0
+
+    def next(self) -> bytes:
+        photo = self.photos[self.count % len(self.photos)]
+        self.count += 1
+        height, width = photo.shape[:2]
+        share = self.rng.uniform(0.7, 1.0)
+        crop_h, crop_w = int(height * share), int(width * share)
+        top = int(self.rng.integers(0, height - crop_h + 1))
+        left = int(self.rng.integers(0, width - crop_w + 1))
+        crop = photo[top : top + crop_h, left : left + crop_w]
+        image = cv2.resize(crop, (1024, 768), interpolation=cv2.INTER_AREA)
+        if self.rng.random() < 0.5:
+            image = image[:, ::-1]
+        tint = self.rng.uniform(-6, 6, 3)
+        image = np.clip(image.astype(np.float32) + tint, 0, 255).astype(np.uint8)
+        return jpeg_bytes(np.ascontiguousarray(image))
+
+
+# ---- 1. SSIM ----------------------------------------------------------------------------------
+
+
+def bench_ssim(photos: list[np.ndarray]) -> dict:
+    from skimage.metrics import structural_similarity as skimage_ssim
+
+    biggest = max(photos, key=lambda p: p.shape[0] * p.shape[1])
+    a = cv2.resize(biggest, (2048, 1536), interpolation=cv2.INTER_CUBIC)
+    b = np.asarray(Image.open(io.BytesIO(jpeg_bytes(a, 40))).convert("RGB"))
+    ours_default, default_score = timed(lambda: structural_similarity(a, b).mssim, 7)
+    ours_full, full_score = timed(lambda: structural_similarity(a, b, downsample=False).mssim, 7)
+
+    def theirs() -> float:
+        return skimage_ssim(
+            to_luma(a).astype(np.float64),
+            to_luma(b).astype(np.float64),
+            data_range=255,
+            gaussian_weights=True,
+            sigma=1.5,
+            use_sample_covariance=False,
+        )
+
+    skimage_times, skimage_score = timed(theirs, 3)
+    return {
+        "skimage_ms": median_ms(skimage_times),
+        "ours_full_resolution_ms": median_ms(ours_full),
+        "ours_full_resolution_speedup": round(
+            statistics.median(skimage_times) / statistics.median(ours_full), 1
+        ),
+        "ours_full_resolution_abs_diff": abs(float(full_score) - float(skimage_score)),
+        "ours_default_ms": median_ms(ours_default),
+        "ours_default_speedup": round(
+            statistics.median(skimage_times) / statistics.median(ours_default), 1
+        ),
+        "ours_default_score": round(float(default_score), 6),
+        "skimage_score": round(float(skimage_score), 6),
+    }
+
+
+# ---- 2 and 5. bare forward passes, bfloat16 ---------------------------------------------------
+
+
+def load_cnn(name: str, precision: str) -> CnnMethod:
+    settings = Settings(
+        weights_dir=WEIGHTS,
+        allow_weight_download=False,
+        cnn_random_init=True,
+        cnn_precision=precision,
+    )
+    method = CnnMethod(CNN_SPECS[MethodName(name)], settings)
+    method.load()
+    return method
+
+
+def bench_forward_and_bf16(factory: ImageFactory) -> dict:
+    from worker.decode import decode_image
+    from worker.methods.base import CompareOptions
+
+    width, height = canvas_size(1024, 768, 224 * 224)
+    pairs = [(factory.next(), factory.next()) for _ in range(12)]
+    decoded = [(decode_image(a, "a", 10**9), decode_image(b, "b", 10**9)) for a, b in pairs]
+    batch = np.stack([fit_into_canvas(decoded[0][i].pixels, width, height)[0] for i in range(2)])
+    report = {}
+    for name in CNNS:
+        full = load_cnn(name, "float32")
+        half = load_cnn(name, "bfloat16")
+        full.forward(batch), half.forward(batch)  # warm
+        full_times, _ = timed(lambda m=full: m.forward(batch), 15)
+        half_times, _ = timed(lambda m=half: m.forward(batch), 15)
+        options = CompareOptions()
+        score_full = [full.compare(a, b, options).score for a, b in decoded]
+        score_half = [half.compare(a, b, options).score for a, b in decoded]
+        report[name] = {
+            "weights": full.availability().weights.value,
+            "forward_batch2_ms": median_ms(full_times),
+            "forward_batch2_bf16_ms": median_ms(half_times),
+            "bf16_speedup": round(statistics.median(full_times) / statistics.median(half_times), 2),
+            "bf16_score_max_abs_diff": round(
+                max(abs(x - y) for x, y in zip(score_full, score_half, strict=True)), 4
+            ),
+            "bf16_score_correlation": round(float(np.corrcoef(score_full, score_half)[0, 1]), 4),
+        }
+        del full, half
+    return report
+
+
+# ---- 3 and 4. HTTP: latency, throughput, cache hits -------------------------------------------
+
+
+async def post_many(
+    url: str, fields: Callable[[int], dict], files: Callable[[int], dict], count: int, clients: int
+) -> tuple[float, list[float], list[dict]]:
+    """``count`` requests from ``clients`` concurrent clients: wall time, latencies, bodies."""
+    latencies: list[float] = []
+    bodies: list[dict] = []
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for index in range(count):
+        queue.put_nowait(index)
+    limits = httpx.Limits(max_connections=clients)
+    async with httpx.AsyncClient(timeout=600, limits=limits) as client:
+
+        async def one_client() -> None:
+            while not queue.empty():
+                index = queue.get_nowait()
+                start = time.perf_counter()
+                response = await client.post(url, data=fields(index), files=files(index))
+                latencies.append(time.perf_counter() - start)
+                response.raise_for_status()
+                bodies.append(response.json())
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one_client() for _ in range(clients)))
+        return time.perf_counter() - started, latencies, bodies
+
+
+def make_inputs(factory: ImageFactory, count: int) -> list[tuple[bytes, bytes]]:
+    return [(factory.next(), factory.next()) for _ in range(count)]
+
+
+def throughput(url: str, method_field: str, method: str, pairs, names: tuple[str, str]) -> dict:
+    wall, latencies, bodies = asyncio.run(
+        post_many(
+            url,
+            lambda _: {method_field: method},
+            lambda i: {names[0]: ("a.jpg", pairs[i][0]), names[1]: ("b.jpg", pairs[i][1])},
+            len(pairs),
+            CLIENTS,
+        )
+    )
+    hits = sum(body.get("timings", {}).get("cache_hits", 0) for body in bodies)
+    hits += sum(body.get("timings", {}).get("result_cache_hit", False) for body in bodies)
+    return {
+        "requests_per_s": round(len(pairs) / wall, 2),
+        "median_ms": median_ms(latencies),
+        "p95_ms": p95_ms(latencies),
+        "cache_hits": int(hits),
+        "largest_batch": max(
+            (body.get("timings", {}).get("batch_size") or 0 for body in bodies), default=0
+        ),
+    }
+
+
+def sequential_latency(url: str, method: str, pairs) -> dict:
+    latencies, totals = [], []
+    with httpx.Client(timeout=600) as client:
+        for a, b in pairs:
+            start = time.perf_counter()
+            response = client.post(
+                url,
+                data={"method": method},
+                files={"image_a": ("a.jpg", a), "image_b": ("b.jpg", b)},
+            )
+            latencies.append(time.perf_counter() - start)
+            response.raise_for_status()
+            totals.append(response.json()["timings"])
+    return {
+        "median_ms": median_ms(latencies),
+        "p95_ms": p95_ms(latencies),
+        "decode_ms": round(statistics.median(t["decode_ms"] for t in totals), 2),
+        "compute_ms": round(statistics.median(t["compute_ms"] for t in totals), 2),
+        "heatmap_ms": round(statistics.median(t["heatmap_ms"] for t in totals), 2),
+    }
+
+
+def cache_hit(url: str, pair: tuple[bytes, bytes], method: str) -> dict:
+    worker, total, client_side = [], [], []
+    with httpx.Client(timeout=600) as client:
+        for _ in range(21):
+            start = time.perf_counter()
+            body = client.post(
+                url,
+                data={"method": method},
+                files={"image_a": ("a.jpg", pair[0]), "image_b": ("b.jpg", pair[1])},
+            ).json()
+            client_side.append(time.perf_counter() - start)
+            if body["timings"]["result_cache_hit"]:
+                worker.append(body["timings"]["worker_ms"] / 1000)
+                total.append(body["timings"]["total_ms"] / 1000)
+    return {
+        "hits": len(worker),
+        "worker_ms": median_ms(worker),
+        "gateway_total_ms": median_ms(total),
+        "client_ms": median_ms(client_side[1:]),
+    }
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
+
+
+def bench_services(factory: ImageFactory, requests: int) -> dict:
+    report: dict = {"ours": {}, "naive": {}}
+    log_dir = Path(tempfile.mkdtemp(prefix="isc-bench-"))
+    settings = {"weights_dir": str(WEIGHTS), "cnn_random_init": "true", "log_level": "warning"}
+    with running_service(log_dir, "bench", **settings) as service:
+        url = service.base_url + "/api/v1/compare"
+        health = service.health()
+        for name in CNNS:
+            report["ours"][name] = {
+                "latency": sequential_latency(url, name, make_inputs(factory, 10))
+            }
+        for name in [*CNNS, "ssim"]:
+            pairs = make_inputs(factory, requests)
+            report["ours"].setdefault(name, {})["throughput"] = throughput(
+                url, "method", name, pairs, ("image_a", "image_b")
+            )
+        pair = (factory.next(), factory.next())
+        report["ours"]["cache_hit_mobilenet_v2"] = cache_hit(url, pair, "mobilenet_v2")
+        report["ours"]["cache_hit_ssim"] = cache_hit(url, pair, "ssim")
+        report["ours"]["worker_peak_rss_mb"] = peak_rss_mb(health["worker_pid"])
+        report["ours"]["gateway_peak_rss_mb"] = peak_rss_mb(service.process.pid)
+
+    port = free_port()
+    log = (log_dir / "naive.log").open("wb")
+    naive = subprocess.Popen(
+        [
+            sys.executable,
+            str(REPO / "bench" / "naive_server.py"),
+            "--port",
+            str(port),
+            "--weights",
+            str(WEIGHTS),
+        ],
+        cwd=REPO,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(base + "/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        for name in [*CNNS, "ssim"]:
+            pairs = make_inputs(factory, requests)
+            report["naive"][name] = {
+                "throughput": throughput(
+                    base + "/compare", "model", name, pairs, ("image1", "image2")
+                )
+            }
+        report["naive"]["peak_rss_mb"] = peak_rss_mb(naive.pid)
+    finally:
+        stop(naive)
+    return report
+
+
+# ---- report -----------------------------------------------------------------------------------
+
+
+def print_table(results: dict) -> None:
+    ssim = results["ssim"]
+    print("\n== SSIM, 2048x1536 photo pair (same run, same machine)")
+    print(f"  scikit-image                         {ssim['skimage_ms']:>9.1f} ms   1.0x")
+    print(
+        f"  ours, full resolution                {ssim['ours_full_resolution_ms']:>9.1f} ms  "
+        f"{ssim['ours_full_resolution_speedup']:>4.1f}x faster  |score diff| "
+        f"{ssim['ours_full_resolution_abs_diff']:.1e}"
+    )
+    print(
+        f"  ours, authors' downsampling (default){ssim['ours_default_ms']:>9.1f} ms  "
+        f"{ssim['ours_default_speedup']:>4.1f}x faster  score {ssim['ours_default_score']} "
+        f"vs {ssim['skimage_score']} at full resolution"
+    )
+    print(
+        "\n== CNN end-to-end latency (two 1024x768 JPEGs, sequential) vs bare forward (batch of 2)"
+    )
+    for name in CNNS:
+        forward = results["forward"][name]["forward_batch2_ms"]
+        latency = results["services"]["ours"][name]["latency"]
+        overhead = latency["median_ms"] - forward
+        print(
+            f"  {name:<13} forward {forward:>7.1f} ms | request median {latency['median_ms']:>7.1f} "
+            f"p95 {latency['p95_ms']:>7.1f} ms | overhead {overhead:>6.1f} ms = "
+            f"{overhead / forward:>5.0%} of forward (decode {latency['decode_ms']}, heatmap "
+            f"{latency['heatmap_ms']} ms)"
+        )
+    print(
+        f"\n== Throughput, {CLIENTS} concurrent clients, distinct images (ours vs naive baseline)"
+    )
+    for name in [*CNNS, "ssim"]:
+        ours = results["services"]["ours"][name]["throughput"]
+        naive = results["services"]["naive"][name]["throughput"]
+        print(
+            f"  {name:<13} ours {ours['requests_per_s']:>6.2f} req/s (median {ours['median_ms']:>7.0f}"
+            f", p95 {ours['p95_ms']:>7.0f} ms, largest batch {ours['largest_batch']}, cache hits "
+            f"{ours['cache_hits']}) | naive {naive['requests_per_s']:>6.2f} req/s | "
+            f"{ours['requests_per_s'] / naive['requests_per_s']:>4.1f}x"
+        )
+    print("\n== Repeated comparison of one pair (result cache)")
+    for key in ("cache_hit_mobilenet_v2", "cache_hit_ssim"):
+        hit = results["services"]["ours"][key]
+        print(
+            f"  {key[10:]:<13} worker {hit['worker_ms']:.2f} ms, gateway total "
+            f"{hit['gateway_total_ms']:.2f} ms, client round trip {hit['client_ms']:.2f} ms "
+            f"({hit['hits']} hits)"
+        )
+    print("\n== bfloat16 vs float32 (bare forward, batch of 2; scores on 12 pairs)")
+    for name in CNNS:
+        f = results["forward"][name]
+        print(
+            f"  {name:<13} {f['forward_batch2_ms']:>7.1f} ms -> {f['forward_batch2_bf16_ms']:>7.1f} "
+            f"ms ({f['bf16_speedup']:.2f}x) | max |score diff| {f['bf16_score_max_abs_diff']} | "
+            f"score correlation {f['bf16_score_correlation']}"
+        )
+    ours = results["services"]["ours"]
+    print("\n== Peak memory (RSS)")
+    print(
+        f"  worker {ours['worker_peak_rss_mb']} MB (all models loaded), gateway "
+        f"{ours['gateway_peak_rss_mb']} MB, naive baseline {results['services']['naive']['peak_rss_mb']} MB"
+    )
+    weights = {name: results["forward"][name]["weights"] for name in CNNS}
+    print(f"\nCNN weights used: {weights} (random-init has the same speed as ImageNet weights)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Benchmark the service against baselines.")
+    parser.add_argument("--requests", type=int, default=48, help="requests per throughput run")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    photos = base_photos()
+    factory = ImageFactory(photos)
+    started = time.time()
+    results = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "ssim": bench_ssim(photos),
+        "forward": bench_forward_and_bf16(factory),
+        "services": bench_services(factory, args.requests),
+    }
+    results["seconds"] = round(time.time() - started, 1)
+    print_table(results)
+    out = args.out or REPO / "bench" / "results" / f"bench-{results['when'].replace(':', '')}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nsaved {out} ({results['seconds']} s)")
+
+
+if __name__ == "__main__":
+    main()
