@@ -3,8 +3,10 @@
 Each CNN has one batcher thread. A request puts its input (one canvas per image) on the queue and
 waits on a future; the thread takes the first waiting input, gathers more for at most
 ``max_wait_s`` or until ``max_batch`` images, runs each group of equal shape through the compiled
-forward function in one call, and hands every request its own rows. Models never wait for each
-other: each has its own thread and queue, so a slow model holds up only its own requests.
+forward function in one call, and hands every request its own rows. It waits only while some
+other request is still preparing its input (``preparing``): a request alone never waits. Models
+never wait for each other: each has its own thread and queue, so a slow model holds up only its
+own requests.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -59,8 +62,21 @@ class DynamicBatcher:
         self.max_wait_s = max(0.0, max_wait_s)
         self.stats = BatchStats()
         self._queue: queue.Queue[_Item] = queue.Queue()
+        self._preparing = 0
+        self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name=f"batcher-{name}", daemon=True)
         self._thread.start()
+
+    @contextmanager
+    def preparing(self) -> Iterator[None]:
+        """Announce that a request is about to submit, so that a batch waits for it."""
+        with self._lock:
+            self._preparing += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._preparing -= 1
 
     def submit(self, canvases: list[np.ndarray]) -> list[Future[Features]]:
         """Queue the images (H x W x 3 float32 each); each future gives that image's features."""
@@ -73,20 +89,26 @@ class DynamicBatcher:
         """Submit and wait: the features of each image, in order."""
         return [future.result() for future in self.submit(canvases)]
 
+    def queue_depth(self) -> int:
+        """Images waiting for a forward pass."""
+        return self._queue.qsize()
+
     def _gather(self) -> list[_Item]:
         batch = [self._queue.get()]
         deadline = time.monotonic() + self.max_wait_s
         while len(batch) < self.max_batch:
-            remaining = deadline - time.monotonic()
             try:
-                item = (
-                    self._queue.get(timeout=remaining)
-                    if remaining > 0
-                    else self._queue.get_nowait()
-                )
+                batch.append(self._queue.get_nowait())
+                continue
             except queue.Empty:
-                break
-            batch.append(item)
+                pass
+            remaining = deadline - time.monotonic()
+            if self._preparing == 0 or remaining <= 0:
+                break  # nobody else is about to submit, or waited long enough
+            try:
+                batch.append(self._queue.get(timeout=min(remaining, 0.0005)))
+            except queue.Empty:
+                continue
         return batch
 
     def _run(self) -> None:

@@ -40,7 +40,9 @@ def test_reproduces_the_authors_published_einstein_values(name: str, published: 
 
 def test_identical_images_score_one() -> None:
     image = astronaut()
-    assert structural_similarity(image, image.copy()).mssim == pytest.approx(1.0, abs=1e-6)  # float32
+    assert structural_similarity(image, image.copy()).mssim == pytest.approx(
+        1.0, abs=1e-6
+    )  # float32
 
 
 def test_is_symmetric() -> None:

@@ -335,30 +335,33 @@ class CnnMethod:
         embedding cache; the rest go through the dynamic batcher, which may share one forward
         pass with other requests.
         """
-        if self._batcher is None:
+        batcher = self._batcher
+        if batcher is None:
             raise ServiceError(
                 503,
                 ErrorCode.METHOD_UNAVAILABLE,
                 self._reason or f"{self.title} is not loaded.",
                 {"method": str(self.name)},
             )
-        first = images[0]
-        canvas_w, canvas_h = canvas_size(
-            first.shape[1], first.shape[0], self.settings.cnn_canvas_pixels
-        )
-        results: list[tuple[np.ndarray, Placement] | None] = []
-        keys: list[tuple[str, ...] | None] = []
-        for digest in digests:
-            key = None
-            if digest is not None:
-                key = (self.name, self._version, digest, str(canvas_w), str(canvas_h))
-            keys.append(key)
-            results.append(self.cache.get(key) if key is not None else None)
-        hits = sum(result is not None for result in results)
-        missing = [index for index, result in enumerate(results) if result is None]
-        fitted = {index: fit_into_canvas(images[index], canvas_w, canvas_h) for index in missing}
-        computed = self._batcher.run([fitted[index][0] for index in missing])
-        batch_size = max((size for _, size in computed), default=None)
+        with batcher.preparing():  # a batch forming now waits for these images
+            first = images[0]
+            canvas_w, canvas_h = canvas_size(
+                first.shape[1], first.shape[0], self.settings.cnn_canvas_pixels
+            )
+            keys = [
+                (self.name, self._version, digest, str(canvas_w), str(canvas_h))
+                if digest is not None
+                else None
+                for digest in digests
+            ]
+            results: list[CachedFeatures | None] = [
+                self.cache.get(key) if key is not None else None for key in keys
+            ]
+            missing = [index for index, result in enumerate(results) if result is None]
+            fitted = {i: fit_into_canvas(images[i], canvas_w, canvas_h) for i in missing}
+            futures = batcher.submit([fitted[i][0] for i in missing])
+        hits = len(images) - len(missing)
+        computed = [future.result() for future in futures]
         for index, (features, _) in zip(missing, computed, strict=True):
             entry = (features, fitted[index][1])
             results[index] = entry
@@ -371,7 +374,7 @@ class CnnMethod:
             placements=[placement for _, placement in ready],
             canvas=(canvas_w, canvas_h),
             cache_hits=hits,
-            batch_size=batch_size,
+            batch_size=max((size for _, size in computed), default=None),
         )
 
     def compare(self, a: DecodedImage, b: DecodedImage, options: CompareOptions) -> Comparison:
