@@ -66,12 +66,14 @@ def test_batched_features_equal_single_image_forward_passes(mobilenet: CnnMethod
     barrier = threading.Barrier(len(canvases))
 
     def submit(canvas: np.ndarray) -> tuple[np.ndarray, int]:
-        barrier.wait()  # all at once, so the batcher can gather them
-        return mobilenet.batcher.run([canvas])[0]
+        with mobilenet.batcher.preparing():  # as requests do: announce, then submit
+            barrier.wait()  # everyone has announced before anyone submits
+            future = mobilenet.batcher.submit([canvas])[0]
+        return future.result()
 
     with ThreadPoolExecutor(len(canvases)) as pool:
         batched = list(pool.map(submit, canvases))
-    assert max(size for _, size in batched) > 1  # they really shared forward passes
+    assert max(size for _, size in batched) == len(canvases)  # one shared forward pass
     for canvas, (features, _) in zip(canvases, batched, strict=True):
         single = mobilenet.forward(canvas[None])[0]
         assert _cosine(features, single) == pytest.approx(1.0, abs=1e-5)
@@ -88,7 +90,8 @@ def test_batcher_separates_shapes_and_reports_errors() -> None:
         return batch.sum(axis=(1, 2, 3))
 
     batcher = DynamicBatcher(forward, "test", max_batch=8, max_wait_s=0.2)
-    futures = batcher.submit([np.ones((2, 2, 3)), np.ones((4, 4, 3)), np.ones((2, 2, 3))])
+    with batcher.preparing():
+        futures = batcher.submit([np.ones((2, 2, 3)), np.ones((4, 4, 3)), np.ones((2, 2, 3))])
     assert futures[0].result()[0] == 12 and futures[2].result()[0] == 12
     assert futures[0].result()[1] == 2  # the two 2x2 images shared one pass
     assert futures[1].result()[0] == 48
@@ -171,3 +174,19 @@ def test_bfloat16_is_used_only_when_asked(mobilenet: CnnMethod) -> None:
     import keras
 
     assert keras.config.dtype_policy().name == "float32"  # the global policy was restored
+
+
+def test_a_stuck_model_does_not_hold_up_another_model() -> None:
+    release = threading.Event()
+
+    def stuck(batch: np.ndarray) -> np.ndarray:
+        release.wait(timeout=30)
+        return batch.sum(axis=(1, 2, 3))
+
+    slow = DynamicBatcher(stuck, "slow", max_batch=4, max_wait_s=0.0)
+    fast = DynamicBatcher(lambda batch: batch.sum(axis=(1, 2, 3)), "fast", 4, 0.0)
+    pending = slow.submit([np.ones((2, 2, 3))])[0]
+    assert fast.run([np.ones((2, 2, 3))])[0][0] == 12  # answered while the other is stuck
+    assert not pending.done()
+    release.set()
+    assert pending.result(timeout=30)[0] == 12
