@@ -242,7 +242,7 @@ async function compare(event) {
   form.append("image_a", state.files.a, state.files.a.name || "image_a");
   form.append("image_b", state.files.b, state.files.b.name || "image_b");
   form.append("method", $("method").value);
-  if (!$("align").checked) form.append("align", "false");
+  form.append("align", $("align").checked ? "true" : "false");
   try {
     const response = await fetch("/api/v1/compare", { method: "POST", body: form });
     let body = null;

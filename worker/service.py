@@ -78,7 +78,7 @@ def run_method(
     with _stopwatch(times, "compute"):
         comparison = method.compare(image_a, image_b, options)
     with _stopwatch(times, "heatmap"):
-        max_side = settings.heatmap_max_side
+        max_side = min(settings.heatmap_max_side, comparison.heatmap_max_side or 1 << 30)
         base = grey_base(image_a.pixels, max_side)
         heatmap = png_data_url(
             render_overlay(image_a.pixels, comparison.difference_map, max_side, base)

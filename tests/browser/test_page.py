@@ -15,6 +15,7 @@ from playwright.sync_api import Page, expect
 from tests.support.images import png
 from tests.support.paths import PHOTOS, photo, require
 from tests.support.service import Service
+from worker.decode import decode_image
 
 METHODS = ["ssim", "vgg16", "resnet50", "mobilenet_v2"]
 
@@ -184,6 +185,10 @@ def test_views_opacity_swipe_and_download(page: Page, service: Service) -> None:
     assert image.format == "PNG" and image.size == (512, 341)
 
 
+def _png_file(name: str, pixels: np.ndarray) -> dict:
+    return {"name": name, "mimeType": "image/png", "buffer": png(np.ascontiguousarray(pixels))}
+
+
 def _file_in_page(page: Page, name: str) -> str:
     """JavaScript that builds a DataTransfer holding the photo ``name``."""
     encoded = base64.b64encode(photo(name)).decode()
@@ -309,8 +314,10 @@ def test_compare_all_shows_every_method_in_one_table(
 
 def test_cnn_second_map_and_alignment_switch(page: Page, service: Service) -> None:
     open_page(page, service)
-    choose(page, "dog_1.png", "dog_2.png")
-    run_comparison(page, "mobilenet_v2")
+    whole = decode_image(photo("parrot.jpg"), "a", 10**8).pixels
+    page.set_input_files("#file-a", files=[_png_file("parrot.png", whole)])
+    page.set_input_files("#file-b", files=[_png_file("crop.png", whole[60:, 40:])])
+    run_comparison(page, "mobilenet_v2")  # "align" is checked by default
     expect(page.locator("#map-choice")).to_be_visible()
     main_src = page.get_attribute("#heatmap", "src")
     page.select_option("#map-select", "same_place")
@@ -320,7 +327,7 @@ def test_cnn_second_map_and_alignment_switch(page: Page, service: Service) -> No
         "download", "heatmap-mobilenet_v2-same_place.png"
     )
     run_comparison(page, "ssim")
-    expect(page.locator("#details-list")).to_contain_text("Alignment")  # tried by default
+    expect(page.locator("#details-list")).to_contain_text("Alignment")  # on by default
     page.uncheck("#align")
     page.click("#compare-button")
     expect(page.locator("#progress")).to_be_hidden()

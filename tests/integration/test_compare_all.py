@@ -66,12 +66,17 @@ def test_pixel_method_reports_the_changed_share(service: Service) -> None:
     assert body["score"] == pytest.approx(1 - body["metrics"]["changed_percent"] / 100, abs=1e-4)
 
 
-def test_cnn_gives_a_second_view(service: Service) -> None:
-    body = _compare(service, photo("dog_1.png"), photo("dog_2.png"), "mobilenet_v2").json()
-    views = body["extra_heatmaps"]
+def test_cnn_gives_an_aligned_second_view_when_asked(service: Service) -> None:
+    a = coffee()
+    b = np.ascontiguousarray(a[30:, 45:])
+    aligned = _compare(service, png(a), png(b), "mobilenet_v2", align="true").json()
+    views = aligned["extra_heatmaps"]
+    assert aligned["alignment"]["applied"] is True
     assert [view["name"] for view in views] == ["same_place"]
     decode_data_url_png(views[0]["image"])
-    assert "best" in body["heatmap_legend"]["scale"]
+    assert "best" in aligned["heatmap_legend"]["scale"]
+    plain = _compare(service, png(a), png(b), "mobilenet_v2").json()
+    assert plain["extra_heatmaps"] == [] and plain["alignment"] is None
 
 
 def test_unknown_method_lists_all_as_a_choice(service: Service) -> None:

@@ -113,21 +113,36 @@ def test_the_shared_weights_have_calibrated_thresholds(mobilenet: CnnMethod) -> 
 
 
 def test_best_match_map_follows_a_subject_that_moved(mobilenet: CnnMethod) -> None:
-    """B shows A's left half on the right: the best-match map finds it, the same-place map
-    does not."""
-    from worker.decode import DecodedImage
+    """B shows A's left half on the right: the best-match map finds it, while the distance at
+    the same place does not."""
+    from worker.methods.cnn import best_match_distance
 
     a = decode_image(photo("hot_dog.jpg"), "a", 10**8).pixels
     width = a.shape[1]
     half = a[:, : width // 2]
     b = np.full_like(a, 255)
     b[:, width - half.shape[1] :] = half
-    comparison = mobilenet.compare(
-        DecodedImage.from_pixels(a), DecodedImage.from_pixels(b), CompareOptions()
+    maps = mobilenet.feature_maps([a, b], [None, None])
+    fa, fb = maps.features
+    cells_a, cells_b = maps.placements[0].cells, maps.placements[1].cells
+    best = best_match_distance(fa, fb, cells_a, cells_b)
+    same = cellwise_distance(fa, fb, cells_a & cells_b)
+    left = slice(0, fa.shape[1] // 2)
+    assert np.nanmean(best[:, left]) < np.nanmean(same[:, left]) - 0.1
+
+
+def test_aligned_same_place_view_only_when_alignment_succeeds(mobilenet: CnnMethod) -> None:
+    from worker.decode import DecodedImage
+
+    a = decode_image(photo("parrot.jpg"), "a", 10**8).pixels
+    crop = np.ascontiguousarray(a[40:, 30:])
+    aligned = mobilenet.compare(
+        DecodedImage.from_pixels(a), DecodedImage.from_pixels(crop), CompareOptions(align=True)
     )
-    same_place = comparison.extra_views[0]
-    assert same_place.name == "same_place"
-    left = slice(0, comparison.difference_map.shape[1] // 2)
-    best_left = np.nanmean(comparison.difference_map[:, left])
-    same_left = np.nanmean(same_place.values[:, left])
-    assert best_left < same_left - 0.1
+    assert aligned.alignment is not None and aligned.alignment.applied
+    assert [view.name for view in aligned.extra_views] == ["same_place"]
+    plain = mobilenet.compare(
+        DecodedImage.from_pixels(a), DecodedImage.from_pixels(crop), CompareOptions()
+    )
+    assert plain.alignment is None and plain.extra_views == []
+    assert plain.score == pytest.approx(aligned.score, abs=1e-6)  # the score never changes

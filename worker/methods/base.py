@@ -60,6 +60,8 @@ class Comparison:
     cache_hits: int = 0
     batch_size: int | None = None
     precision: str | None = None
+    heatmap_max_side: int | None = None
+    """A method whose map is coarse may ask for a smaller heatmap than the configured one."""
 
 
 class Method(Protocol):

@@ -34,6 +34,7 @@ from worker.methods.base import Availability, CompareOptions, Comparison, Differ
 log = logging.getLogger(__name__)
 
 STRIDE = 32  # output stride of all three networks' last feature map
+CNN_HEATMAP_SIDE = 512  # a map of a few dozen places gains nothing from more pixels
 PREPROCESSING_VERSION = "1"  # bump when fit_into_canvas or the inputs change: keys the cache
 IMAGENET_MEAN_RGB = np.array([123.68, 116.779, 103.939], dtype=np.float32)
 
@@ -394,11 +395,6 @@ class CnnMethod:
         place_a, place_b = placements[0], placements[1]
         score = cosine(fa[place_a.cells].mean(axis=0), fb[place_b.cells].mean(axis=0))
         best = best_match_distance(fa, fb, place_a.cells, place_b.cells)
-        if aligned:
-            covered = cell_coverage(registration.coverage, place_a, fa.shape[:2])
-            same = cellwise_distance(fa, features[2], place_a.cells & covered)
-        else:
-            same = cellwise_distance(fa, fb, place_a.cells & place_b.cells)
         grid = f"{fa.shape[1]}x{fa.shape[0]}"
         dims = fa.shape[-1]
         warnings = []
@@ -407,19 +403,25 @@ class CnnMethod:
                 f"{self.title} runs with random weights (test mode, ISC_CNN_RANDOM_INIT): the "
                 f"score says nothing about the images' content."
             )
-        same_place_view = DifferenceView(
-            name="same_place",
-            title="Same place" + (" (aligned)" if aligned else ""),
-            description="Feature distance between A and B at the same place"
-            + (", after registering B onto A" if aligned else "")
-            + ": useful when the two images are framed alike.",
-            values=_over_a(same, place_a),
-            legend=HeatmapLegend(
-                **CNN_LEGEND_TEMPLATE,
-                scale=f"colour = 1 - cosine of the {dims}-dimensional feature vectors of A and B "
-                f"at the same one of {grid} places, 0 (blue) to 1 (red)",
-            ),
-        )
+        extra_views = []
+        if aligned:
+            covered = cell_coverage(registration.coverage, place_a, fa.shape[:2])
+            same = cellwise_distance(fa, features[2], place_a.cells & covered)
+            extra_views.append(
+                DifferenceView(
+                    name="same_place",
+                    title="Same place (aligned)",
+                    description="Feature distance between A and B at the same place, after "
+                    "registering B onto A: where the same scene changed.",
+                    values=_over_a(same, place_a),
+                    legend=HeatmapLegend(
+                        **CNN_LEGEND_TEMPLATE,
+                        scale=f"colour = 1 - cosine of the {dims}-dimensional feature vectors "
+                        f"of A and aligned B at the same one of {grid} places, 0 (blue) to 1 "
+                        f"(red)",
+                    ),
+                )
+            )
         return Comparison(
             score=score,
             difference_map=_over_a(best, place_a),
@@ -440,7 +442,8 @@ class CnnMethod:
             identical_pixels=bool(np.array_equal(a.pixels, b.pixels)),
             warnings=warnings,
             alignment=registration.info if registration is not None else None,
-            extra_views=[same_place_view],
+            extra_views=extra_views,
+            heatmap_max_side=CNN_HEATMAP_SIDE,
             cache_hits=maps.cache_hits,
             batch_size=maps.batch_size,
             precision=self.settings.cnn_precision,
