@@ -14,10 +14,15 @@ def main() -> None:
     """Serve the gateway on ISC_HOST:ISC_PORT (default http://127.0.0.1:8000)."""
     settings = get_settings()
     logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s gateway %(levelname)s %(message)s"
+        level=settings.log_level.upper(), format="%(asctime)s gateway %(name)s %(message)s"
     )
     uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=False,  # our own access log carries the request id and no client data
+        timeout_graceful_shutdown=int(settings.shutdown_grace_s),
     )
 
 

@@ -7,11 +7,14 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.formparsers import MultiPartParser
 
+from api.admission import Admission
 from api.body_limit import BodySizeLimitMiddleware
+from api.observability import GatewayMetrics, ObservabilityMiddleware
 from api.routes import compare, legacy, meta
 from api.supervisor import WorkerSupervisor
 from api.worker_client import WorkerClient
@@ -38,12 +41,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     # Keep uploads in memory up to the limit: they are never spooled to disk.
     MultiPartParser.spool_max_size = settings.max_upload_bytes + 1
+    metrics = GatewayMetrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         supervisor = WorkerSupervisor(settings)
         worker = WorkerClient(settings, supervisor)
-        app.state.settings = settings
         app.state.supervisor = supervisor
         app.state.worker = worker
         await supervisor.start()
@@ -59,14 +62,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
     )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.admission = Admission(settings, metrics)
     install_error_handlers(app)
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_body_bytes=2 * settings.max_upload_bytes + MULTIPART_OVERHEAD_BYTES,
     )
+    if settings.cors_origin_list():
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origin_list(),
+            allow_methods=["GET", "POST"],
+            allow_headers=["X-API-Key", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+        )
+    app.add_middleware(ObservabilityMiddleware, metrics=metrics)
     app.include_router(compare.router)
     app.include_router(legacy.router)
     app.include_router(meta.router)
+    app.include_router(meta.methods_router)
 
     web_dir = settings.web_dir or DEFAULT_WEB_DIR
     app.mount("/static", StaticFiles(directory=web_dir), name="static")

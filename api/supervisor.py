@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import os
+import signal
 import socket
 import sys
 import time
@@ -26,6 +28,9 @@ WorkerState = Literal["starting", "ready", "failed", "restarting", "stopped"]
 HEALTH_POLL_S = 0.25
 STABLE_AFTER_S = 60.0  # a worker that stayed up this long resets the restart backoff
 MAX_BACKOFF_S = 30.0
+WATCHDOG_PERIOD_S = 5.0  # how often a ready worker's health is checked
+WATCHDOG_TIMEOUT_S = 10.0  # health answers come from the event loop, never from model work
+WATCHDOG_FAILURES = 6  # consecutive silent checks before a worker counts as wedged
 
 
 def free_loopback_port(host: str) -> int:
@@ -86,7 +91,7 @@ class WorkerSupervisor:
             await self._spawn()
             await self._poll_until_ready()
             assert self.process is not None
-            returncode = await self.process.wait()
+            returncode = await self._wait_or_unwedge(self.process)
             self._answered = False
             if self._stopping:
                 return
@@ -113,6 +118,11 @@ class WorkerSupervisor:
             "--port",
             str(port),
             env=os.environ.copy(),
+            # Its own session: a Ctrl+C in the terminal reaches the gateway, which then lets
+            # in-flight requests finish before it stops the worker. The parent-death signal
+            # makes sure a worker never outlives a gateway that was killed outright.
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         log.info("worker started, pid %s, %s", self.process.pid, self.url)
 
@@ -159,13 +169,38 @@ class WorkerSupervisor:
         state = response.json().get("state")
         return "ready" if state == "ready" else "starting"
 
+    async def _wait_or_unwedge(self, process: asyncio.subprocess.Process) -> int:
+        """Wait for the worker to exit; kill it if it stops answering its health check (a
+        wedged worker is restarted like a dead one)."""
+        failures = 0
+        async with httpx.AsyncClient(base_url=self.url, timeout=WATCHDOG_TIMEOUT_S) as client:
+            while True:
+                try:
+                    return await asyncio.wait_for(process.wait(), timeout=WATCHDOG_PERIOD_S)
+                except TimeoutError:
+                    pass
+                failures = 0 if await self._probe(client) is not None else failures + 1
+                if failures >= WATCHDOG_FAILURES:
+                    log.error("worker does not answer its health check; killing it")
+                    process.kill()
+
     async def _terminate(self) -> None:
+        """SIGTERM (the worker finishes what it is doing), then SIGKILL after the grace."""
         process = self.process
         if process is None or process.returncode is not None:
             return
         process.terminate()
         try:
-            await asyncio.wait_for(process.wait(), timeout=10.0)
+            await asyncio.wait_for(process.wait(), timeout=self.settings.shutdown_grace_s + 5)
         except TimeoutError:
             process.kill()
             await process.wait()
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """Ask Linux to send SIGTERM to the worker when the gateway dies (PR_SET_PDEATHSIG)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)
+    except OSError:
+        pass

@@ -28,3 +28,11 @@ async def read_checked_upload(
         )
     header = await run_in_threadpool(read_image_header, data, field, settings.max_image_pixels)
     return data, header
+
+
+def describe_uploads(*uploads: tuple[bytes, ImageHeader]) -> dict[str, object]:
+    """Sizes for the access log: bytes and declared pixels, nothing about the content."""
+    return {
+        "bytes": [len(data) for data, _ in uploads],
+        "pixels": [[header.width, header.height] for _, header in uploads],
+    }

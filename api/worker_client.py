@@ -43,7 +43,13 @@ class WorkerClient:
         if reason:
             message += f" Reason: {reason}."
         message += " Try again in a few seconds."
-        return ServiceError(503, ErrorCode.WORKER_UNAVAILABLE, message, {"worker_state": state})
+        return ServiceError(
+            503,
+            ErrorCode.WORKER_UNAVAILABLE,
+            message,
+            {"worker_state": state},
+            headers={"Retry-After": str(self.settings.retry_after_s)},
+        )
 
     async def _request(self, method: str, path: str, **kwargs: object) -> httpx.Response:
         if not self.supervisor.reachable:
@@ -80,10 +86,22 @@ class WorkerClient:
                 ErrorCode.WORKER_UNAVAILABLE,
                 f"The model worker answered {response.status_code} without an explanation.",
             ) from None
-        raise ServiceError(response.status_code, error.code, error.message, error.detail)
+        retry_after = response.headers.get("Retry-After")
+        raise ServiceError(
+            response.status_code,
+            error.code,
+            error.message,
+            error.detail,
+            headers={"Retry-After": retry_after} if retry_after else None,
+        )
 
     async def compare(
-        self, method: str, image_a: bytes, image_b: bytes, align: bool | None = None
+        self,
+        method: str,
+        image_a: bytes,
+        image_b: bytes,
+        align: bool | None = None,
+        request_id: str | None = None,
     ) -> dict[str, Any]:
         """Forward one comparison (or ``all``) and return the worker's result as parsed JSON.
 
@@ -98,6 +116,7 @@ class WorkerClient:
         response = await self._request(
             "POST",
             "/v1/compare",
+            headers={"X-Request-ID": request_id} if request_id else None,
             data=data,
             files={
                 "image_a": ("image_a", image_a, "application/octet-stream"),
@@ -118,3 +137,9 @@ class WorkerClient:
         response = await self._request("GET", "/v1/health")
         self._raise_for_error(response)
         return WorkerHealth.model_validate_json(response.content)
+
+    async def metrics_text(self) -> str:
+        """The worker's Prometheus metrics, as text."""
+        response = await self._request("GET", "/v1/metrics")
+        self._raise_for_error(response)
+        return response.text

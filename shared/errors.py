@@ -22,6 +22,9 @@ class ErrorCode(StrEnum):
     METHOD_UNAVAILABLE = "method_unavailable"
     WORKER_UNAVAILABLE = "worker_unavailable"
     WORKER_TIMEOUT = "worker_timeout"
+    MODEL_TIMEOUT = "model_timeout"
+    TOO_MANY_REQUESTS = "too_many_requests"
+    UNAUTHORIZED = "unauthorized"
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     INTERNAL_ERROR = "internal_error"
@@ -60,12 +63,20 @@ class ErrorResponse(BaseModel):
 class ServiceError(Exception):
     """An error that becomes an ``ErrorResponse`` with its HTTP status."""
 
-    def __init__(self, status_code: int, code: ErrorCode, message: str, detail: Any = None) -> None:
+    def __init__(
+        self,
+        status_code: int,
+        code: ErrorCode,
+        message: str,
+        detail: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.code = code
         self.message = message
         self.detail = detail
+        self.headers = headers
 
     def to_response(self) -> ErrorResponse:
         """The body to send for this error."""

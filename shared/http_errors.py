@@ -19,9 +19,11 @@ _STATUS_CODES = {404: ErrorCode.NOT_FOUND, 405: ErrorCode.METHOD_NOT_ALLOWED}
 
 
 def error_json(error: ServiceError, headers: dict[str, str] | None = None) -> JSONResponse:
-    """The JSON response for ``error``."""
+    """The JSON response for ``error`` (with its own headers, e.g. Retry-After)."""
     return JSONResponse(
-        error.to_response().model_dump(mode="json"), status_code=error.status_code, headers=headers
+        error.to_response().model_dump(mode="json"),
+        status_code=error.status_code,
+        headers={**(error.headers or {}), **(headers or {})},
     )
 
 

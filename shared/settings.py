@@ -27,6 +27,28 @@ class Settings(BaseSettings):
         "decompression-bomb guard, checked from the header before decoding).",
     )
 
+    max_inflight: int = Field(
+        32,
+        description="Comparisons the gateway forwards at once; more get 429 with Retry-After "
+        "(backpressure instead of an unbounded queue).",
+    )
+    retry_after_s: int = Field(1, description="Retry-After sent with 429 and 503 answers.")
+    shutdown_grace_s: float = Field(
+        30.0,
+        description="On SIGTERM, how long in-flight requests may still finish before the "
+        "gateway and worker stop.",
+    )
+    cors_origins: str = Field(
+        "",
+        description="Comma-separated origins allowed to call the API from a browser (CORS); "
+        "empty: CORS off (the page is served from the same origin and needs none).",
+    )
+    api_key: str | None = Field(
+        None,
+        description="When set, API routes require this key in the X-API-Key header "
+        "(the page asks for it); unset: open.",
+    )
+
     # Worker placement: embedded (spawned by the gateway) unless a URL is given.
     worker_url: str | None = Field(
         None,
@@ -44,6 +66,11 @@ class Settings(BaseSettings):
         120.0, description="Longest a single comparison may take in the worker (504 above)."
     )
     worker_connect_timeout_s: float = Field(3.0, description="Connect timeout to the worker.")
+    worker_threads: int = Field(
+        8,
+        description="Comparisons the worker computes at once (the rest wait, bounded by "
+        "max_inflight).",
+    )
     worker_restart_backoff_s: float = Field(
         1.0, description="First delay before restarting a dead worker; doubles up to 30 s."
     )
@@ -107,6 +134,10 @@ class Settings(BaseSettings):
     )
 
     log_level: str = Field("info", description="Log level of both processes.")
+
+    def cors_origin_list(self) -> list[str]:
+        """The configured CORS origins."""
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
 
     def cnn_method_names(self) -> list[str]:
         """The configured CNNs, in the order given."""

@@ -21,7 +21,14 @@ def main() -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s worker %(levelname)s %(message)s"
     )
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=settings.log_level)
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_level=settings.log_level,
+        access_log=False,  # the gateway logs each request with its id; uploads are never logged
+        timeout_graceful_shutdown=int(settings.shutdown_grace_s),
+    )
 
 
 if __name__ == "__main__":

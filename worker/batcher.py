@@ -25,6 +25,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 Forward = Callable[[np.ndarray], np.ndarray]
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64)
 Features = tuple[np.ndarray, int]
 """One image's feature map, and how many images shared its forward pass."""
 
@@ -42,14 +43,17 @@ class BatchStats:
     batches: int = 0
     images: int = 0
     largest: int = 0
-    sizes: list[int] = field(default_factory=list)
+    bucket_counts: list[int] = field(default_factory=lambda: [0] * len(BATCH_BUCKETS))
+    """Cumulative: forward passes with at most BATCH_BUCKETS[i] images."""
 
     def record(self, size: int) -> None:
-        """Count one forward pass of ``size`` images (keeps the last 1000 sizes)."""
+        """Count one forward pass of ``size`` images."""
         self.batches += 1
         self.images += size
         self.largest = max(self.largest, size)
-        self.sizes = [*self.sizes[-999:], size]
+        for index, bound in enumerate(BATCH_BUCKETS):
+            if size <= bound:
+                self.bucket_counts[index] += 1
 
 
 class DynamicBatcher:

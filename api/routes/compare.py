@@ -7,15 +7,17 @@ import time
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, File, Form, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
 
+from api.admission import AdmittedDep, require_api_key
 from api.dependencies import SettingsDep, WorkerDep
+from api.observability import request_id_of, request_state
 from api.routes.responses import COMPARE_ERRORS
-from api.uploads import read_checked_upload
+from api.uploads import describe_uploads, read_checked_upload
 from shared.methods import MethodChoice
 from shared.schemas import CompareAllResult, CompareResult
 
-router = APIRouter(prefix="/api/v1", tags=["compare"])
+router = APIRouter(prefix="/api/v1", tags=["compare"], dependencies=[Depends(require_api_key)])
 
 
 @router.post(
@@ -38,6 +40,8 @@ async def compare(
     ],
     settings: SettingsDep,
     worker: WorkerDep,
+    request: Request,
+    _slot: AdmittedDep,
     align: Annotated[
         bool | None,
         Form(
@@ -54,10 +58,14 @@ async def compare(
     together.
     """
     started = time.perf_counter()
-    (data_a, _), (data_b, _) = await asyncio.gather(
+    log_fields = request_state(request.scope)
+    log_fields["method"] = method.value
+    (data_a, header_a), (data_b, header_b) = await asyncio.gather(
         read_checked_upload(image_a, "image_a", settings),
         read_checked_upload(image_b, "image_b", settings),
     )
-    result = await worker.compare(method.value, data_a, data_b, align)
+    log_fields.update(describe_uploads((data_a, header_a), (data_b, header_b)))
+    result = await worker.compare(method.value, data_a, data_b, align, request_id_of(request.scope))
+    log_fields["worker_ms"] = result["timings"]["worker_ms"]
     result["timings"]["total_ms"] = round((time.perf_counter() - started) * 1000, 3)
     return Response(orjson.dumps(result), media_type="application/json")

@@ -5,16 +5,18 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 
+from api.admission import AdmittedDep, require_api_key
 from api.dependencies import SettingsDep, WorkerDep
+from api.observability import request_id_of, request_state
 from api.routes.responses import COMPARE_ERRORS
-from api.uploads import read_checked_upload
+from api.uploads import describe_uploads, read_checked_upload
 from shared.errors import ErrorCode, ServiceError
 from shared.methods import MethodName, parse_method_name
 from shared.schemas import LegacyCompareResult
 
-router = APIRouter(tags=["legacy"])
+router = APIRouter(tags=["legacy"], dependencies=[Depends(require_api_key)])
 
 
 @router.post(
@@ -28,6 +30,8 @@ async def compare_legacy(
     image2: Annotated[UploadFile, File(description="The image to compare with image1.")],
     settings: SettingsDep,
     worker: WorkerDep,
+    request: Request,
+    _slot: AdmittedDep,
     model: Annotated[
         str, Form(description="ssim, vgg16, resnet50 or mobilenet_v2 (also: mobilenet).")
     ] = MethodName.SSIM.value,
@@ -46,11 +50,16 @@ async def compare_legacy(
             f"Unknown model {model!r}; use one of {choices}.",
             {"field": "model"},
         )
-    (data_a, _), (data_b, _) = await asyncio.gather(
+    log_fields = request_state(request.scope)
+    log_fields["method"] = method.value
+    (data_a, header_a), (data_b, header_b) = await asyncio.gather(
         read_checked_upload(image1, "image1", settings),
         read_checked_upload(image2, "image2", settings),
     )
-    result = await worker.compare(method.value, data_a, data_b)
+    log_fields.update(describe_uploads((data_a, header_a), (data_b, header_b)))
+    result = await worker.compare(
+        method.value, data_a, data_b, request_id=request_id_of(request.scope)
+    )
     return LegacyCompareResult(
         similarity_score=round(max(0.0, min(1.0, result["score"])), 6),
         model_used=result["method"],

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from api.admission import require_api_key
 from api.dependencies import SettingsDep, SupervisorDep, WorkerDep
 from shared.errors import ServiceError
 from shared.image_header import ACCEPTED_MIME_TYPES
@@ -17,9 +20,10 @@ from shared.schemas import (
 )
 
 router = APIRouter(tags=["meta"])
+methods_router = APIRouter(tags=["meta"], dependencies=[Depends(require_api_key)])
 
 
-@router.get("/api/v1/methods", response_model=MethodsResponse, summary="List the methods")
+@methods_router.get("/api/v1/methods", response_model=MethodsResponse, summary="List the methods")
 async def list_methods(
     worker: WorkerDep, supervisor: SupervisorDep, settings: SettingsDep
 ) -> MethodsResponse:
@@ -73,3 +77,20 @@ async def health(worker: WorkerDep, supervisor: SupervisorDep) -> HealthResponse
             report.models_loaded = worker_report.models_loaded
             report.models_unavailable = worker_report.models_unavailable
     return report
+
+
+@router.get("/metrics", summary="Prometheus metrics of the gateway and the worker")
+async def metrics(
+    request: Request, worker: WorkerDep, supervisor: SupervisorDep
+) -> PlainTextResponse:
+    """Request counts and latencies by route, method and status, comparisons in flight, worker
+    restarts and readiness; then the worker's own: queue depth, batch sizes, cache hits."""
+    gateway_metrics = request.app.state.metrics
+    gateway_metrics.worker_restarts.set(supervisor.restarts)
+    gateway_metrics.worker_up.set(1 if supervisor.state == "ready" else 0)
+    text = generate_latest(gateway_metrics.registry).decode()
+    try:
+        text += await worker.metrics_text()
+    except ServiceError as exc:
+        text += f"# worker metrics unavailable: {exc.code.value}\n"
+    return PlainTextResponse(text, media_type=CONTENT_TYPE_LATEST)

@@ -362,7 +362,16 @@ class CnnMethod:
             fitted = {i: fit_into_canvas(images[i], canvas_w, canvas_h) for i in missing}
             futures = batcher.submit([fitted[i][0] for i in missing])
         hits = len(images) - len(missing)
-        computed = [future.result() for future in futures]
+        try:
+            computed = [future.result(timeout=self.settings.worker_timeout_s) for future in futures]
+        except TimeoutError as exc:
+            raise ServiceError(
+                504,
+                ErrorCode.MODEL_TIMEOUT,
+                f"{self.title} did not answer within {self.settings.worker_timeout_s:g} s; "
+                f"the service is overloaded. Try again later.",
+                {"method": str(self.name)},
+            ) from exc
         for index, (features, _) in zip(missing, computed, strict=True):
             entry = (features, fitted[index][1])
             results[index] = entry
