@@ -12,6 +12,7 @@ class ErrorCode(StrEnum):
     """Stable machine-readable error codes; clients may switch on these."""
 
     VALIDATION_ERROR = "validation_error"
+    MALFORMED_REQUEST = "malformed_request"
     UNKNOWN_METHOD = "unknown_method"
     EMPTY_FILE = "empty_file"
     FILE_TOO_LARGE = "file_too_large"

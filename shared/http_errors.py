@@ -15,7 +15,11 @@ from shared.errors import ErrorCode, ServiceError
 
 log = logging.getLogger(__name__)
 
-_STATUS_CODES = {404: ErrorCode.NOT_FOUND, 405: ErrorCode.METHOD_NOT_ALLOWED}
+_STATUS_CODES = {
+    400: ErrorCode.MALFORMED_REQUEST,
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
+}
 
 
 def error_json(error: ServiceError, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -37,6 +41,11 @@ def _validation_message(errors: list[dict[str, Any]]) -> tuple[ErrorCode, str]:
     if field in ("method", "model") and first.get("type") == "enum":
         expected = first.get("ctx", {}).get("expected", "")
         return ErrorCode.UNKNOWN_METHOD, f"Unknown method {first.get('input')!r}; use {expected}."
+    if "Expected UploadFile" in str(first.get("msg", "")):
+        return (
+            ErrorCode.VALIDATION_ERROR,
+            f"'{field}' must be sent as a file: a multipart part with a filename.",
+        )
     return ErrorCode.VALIDATION_ERROR, f"Invalid '{field}': {first.get('msg', 'invalid value')}."
 
 
@@ -68,6 +77,7 @@ def install_error_handlers(app: FastAPI) -> None:
         message = {
             404: f"There is nothing at {where}; the API is described at /docs.",
             405: f"{where} is not allowed; the API is described at /docs.",
+            400: f"{where}: the body could not be read ({exc.detail}); send multipart/form-data.",
         }.get(exc.status_code, f"{where}: {exc.detail}")
         return error_json(ServiceError(exc.status_code, code, message), headers=exc.headers)
 

@@ -45,3 +45,11 @@ def service_without_weights(
         log_dir, "no-weights", weights_dir=str(empty), cnn_methods="vgg16"
     ) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def openapi_schema(service: Service):
+    """The running service's own OpenAPI document, for schemathesis."""
+    import schemathesis
+
+    return schemathesis.openapi.from_url(service.base_url + "/openapi.json")

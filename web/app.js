@@ -17,6 +17,19 @@ const state = {
 };
 
 const $ = (id) => document.getElementById(id);
+const KEY_STORAGE = "isc-api-key";
+
+/** fetch with the API key, when the service asked for one and the person gave it. */
+function api(path, options = {}) {
+  const key = sessionStorage.getItem(KEY_STORAGE);
+  const headers = { ...(options.headers || {}), ...(key ? { "X-API-Key": key } : {}) };
+  return fetch(path, { ...options, headers });
+}
+
+function askForKey() {
+  $("key-form").hidden = false;
+  $("api-key").focus();
+}
 
 function formatBytes(bytes) {
   if (bytes < 1024) return `${bytes} B`;
@@ -194,8 +207,9 @@ function fillMethods(methods) {
 
 async function loadMethods() {
   try {
-    const response = await fetch("/api/v1/methods");
+    const response = await api("/api/v1/methods");
     const body = await response.json();
+    if (response.status === 401) askForKey();
     if (!response.ok) throw new Error(errorText(response, body));
     state.limits = body.limits || null;
     state.methods = body.methods;
@@ -244,7 +258,8 @@ async function compare(event) {
   form.append("method", $("method").value);
   form.append("align", $("align").checked ? "true" : "false");
   try {
-    const response = await fetch("/api/v1/compare", { method: "POST", body: form });
+    const response = await api("/api/v1/compare", { method: "POST", body: form });
+    if (response.status === 401) askForKey();
     let body = null;
     try { body = await response.json(); } catch { body = null; }
     if (!response.ok || !body) showError(errorText(response, body));
@@ -420,6 +435,13 @@ function init() {
   wireViews();
   $("method").addEventListener("change", () => { describeMethod(); updateButton(); });
   $("compare-form").addEventListener("submit", compare);
+  $("key-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    sessionStorage.setItem(KEY_STORAGE, $("api-key").value);
+    $("key-form").hidden = true;
+    showError("");
+    loadMethods();
+  });
   document.addEventListener("paste", (event) => {
     const file = firstImageFile(event.clipboardData);
     if (!file) return;

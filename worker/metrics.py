@@ -44,7 +44,9 @@ class WorkerCollector(Collector):
             "Cache lookups by cache and outcome.",
             labels=["cache", "outcome"],
         )
-        size = GaugeMetricFamily("isc_worker_cache_bytes", "Bytes held by a cache.", ["cache"])
+        size = GaugeMetricFamily(
+            "isc_worker_cache_bytes", "Bytes held by a cache.", labels=["cache"]
+        )
         caches = {"embedding": self.registry.embedding_cache, "result": self.service.results}
         for name, cache in caches.items():
             lookups.add_metric([name, "hit"], cache.stats.hits)

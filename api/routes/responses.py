@@ -7,6 +7,7 @@ from typing import Any
 from shared.errors import ErrorResponse
 
 _DESCRIPTIONS = {
+    400: "The body is not readable multipart/form-data.",
     401: "An API key is configured and was not sent (X-API-Key).",
     413: "A file is over the byte limit, or an image over the pixel limit (decompression bomb).",
     415: "A file is not a readable image of a supported format.",

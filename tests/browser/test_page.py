@@ -349,3 +349,18 @@ def test_every_verdict_has_its_own_colour(page: Page, service: Service) -> None:
             })"""
     )
     assert len(set(colours)) == 6
+
+
+def test_the_page_asks_for_the_api_key_when_the_service_needs_one(page: Page, log_dir) -> None:
+    from tests.support.service import running_service
+
+    with running_service(log_dir, "page-key", cnn_methods="", api_key="k3y") as secured:
+        page.goto(secured.base_url + "/")
+        expect(page.locator("#key-form")).to_be_visible()
+        expect(page.locator("#error")).to_contain_text("API key")
+        page.fill("#api-key", "k3y")
+        page.click("#key-form button")
+        expect(page.locator("#method option[value=ssim]")).to_be_enabled()
+        choose(page)
+        run_comparison(page, "ssim")
+        expect(page.locator("#verdict")).to_have_text("different")
