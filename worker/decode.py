@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 import warnings
 from dataclasses import dataclass
 
@@ -19,6 +20,8 @@ from shared.errors import ErrorCode, ServiceError
 from shared.image_header import read_image_header
 from shared.schemas import ImageInfo
 
+EXIF_ORIENTATION = 0x0112
+QUARTER_TURNS = frozenset({5, 6, 7, 8})  # orientations that swap width and height
 _HIGH_DEPTH_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
 _ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
 
@@ -40,15 +43,25 @@ class DecodedImage:
         return cls(np.ascontiguousarray(pixels), info)
 
 
-def decode_image(data: bytes, field: str, max_pixels: int) -> DecodedImage:
-    """Decode ``data``; raise ``ServiceError`` (4xx) for anything that is not a sound image."""
+def decode_image(
+    data: bytes, field: str, max_pixels: int, *, enough_side: int | None = None
+) -> DecodedImage:
+    """Decode ``data``; raise ``ServiceError`` (4xx) for anything that is not a sound image.
+
+    ``enough_side``: the method needs no more than this many pixels on the long side, so a JPEG
+    may be decoded at a reduced scale (libjpeg's DCT scaling: 1/2, 1/4, 1/8), several times
+    faster. ``info`` always gives the full size.
+    """
     header = read_image_header(data, field, max_pixels)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as image:
                 image.seek(0)
+                if enough_side is not None and image.format == "JPEG":
+                    image.draft("RGB", _draft_size(image.size, enough_side))
                 image.load()
+                turned = image.getexif().get(EXIF_ORIENTATION, 1) in QUARTER_TURNS
                 oriented = ImageOps.exif_transpose(image)
                 pixels = _to_rgb(oriented)
     except ServiceError:
@@ -60,11 +73,19 @@ def decode_image(data: bytes, field: str, max_pixels: int) -> DecodedImage:
             f"{field} could not be decoded: the file is truncated or corrupt.",
             {"field": field, "reason": str(exc)[:200]},
         ) from exc
-    height, width = pixels.shape[:2]
+    width, height = (header.height, header.width) if turned else (header.width, header.height)
     info = ImageInfo(
         width=width, height=height, format=header.format, mode=header.mode, bytes=len(data)
     )
     return DecodedImage(pixels=pixels, info=info, digest=digest_of(data))
+
+
+def _draft_size(size: tuple[int, int], enough_side: int) -> tuple[int, int]:
+    """The smallest size, shaped like the image, whose long side is ``enough_side``: Pillow's
+    draft then picks the strongest reduction that stays at least that large."""
+    width, height = size
+    scale = min(1.0, enough_side / max(width, height))
+    return max(1, math.ceil(width * scale)), max(1, math.ceil(height * scale))
 
 
 def digest_of(data: bytes) -> str:

@@ -53,11 +53,12 @@ def _require_ready(registry: Registry, method_name: MethodName) -> None:
 
 
 def _decode_pair(
-    data_a: bytes, data_b: bytes, settings: Settings
+    data_a: bytes, data_b: bytes, settings: Settings, enough_side: int | None = None
 ) -> tuple[DecodedImage, DecodedImage]:
+    limit = settings.max_image_pixels
     return (
-        decode_image(data_a, "image_a", settings.max_image_pixels),
-        decode_image(data_b, "image_b", settings.max_image_pixels),
+        decode_image(data_a, "image_a", limit, enough_side=enough_side),
+        decode_image(data_b, "image_b", limit, enough_side=enough_side),
     )
 
 
@@ -186,8 +187,9 @@ class ComparisonService:
         self, method_name: MethodName, data_a: bytes, data_b: bytes, options: CompareOptions
     ) -> CompareResult:
         times: dict[str, float] = {}
+        enough_side = self.registry.methods[method_name].decode_side
         with _stopwatch(times, "decode"):
-            image_a, image_b = _decode_pair(data_a, data_b, self.settings)
+            image_a, image_b = _decode_pair(data_a, data_b, self.settings, enough_side)
         return run_method(
             self.registry, method_name, image_a, image_b, options, self.settings, times["decode"]
         )

@@ -156,3 +156,21 @@ def test_unsupported_format_is_415() -> None:
     error = _error(encode(_photo(), "PPM"))
     assert error.status_code == 415
     assert "PPM" in error.message
+
+
+def test_reduced_jpeg_decoding_keeps_the_full_size_in_info() -> None:
+    import cv2
+
+    big = cv2.resize(astronaut(), (1024, 768))
+    decoded = decode_image(encode(big, "JPEG", quality=90), "a", LIMIT, enough_side=300)
+    assert 300 <= max(decoded.pixels.shape[:2]) < 1024  # decoded at a reduced scale
+    assert (decoded.info.width, decoded.info.height) == (1024, 768)
+    full = decode_image(encode(big, "JPEG", quality=90), "a", LIMIT)
+    assert full.pixels.shape[:2] == (768, 1024)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    turned = decode_image(encode(big, "JPEG", quality=90, exif=exif), "a", LIMIT, enough_side=300)
+    assert (turned.info.width, turned.info.height) == (768, 1024)
+    assert turned.pixels.shape[0] > turned.pixels.shape[1]
+    lossless = decode_image(encode(big, "PNG"), "a", LIMIT, enough_side=300)
+    assert lossless.pixels.shape[:2] == (768, 1024)  # only JPEG has cheap reduced decoding

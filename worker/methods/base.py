@@ -68,6 +68,8 @@ class Method(Protocol):
     """A comparison method in the registry."""
 
     name: MethodName
+    decode_side: int | None
+    """Long side the method needs at most (a JPEG may then be decoded smaller); None: full."""
 
     def availability(self) -> Availability:
         """Ready, loading or unavailable (with the reason and how to fix it)."""

@@ -201,6 +201,9 @@ class CnnMethod:
         cache: ByteBoundedLRU[CachedFeatures] | None = None,
     ) -> None:
         self.name = spec.name
+        # Enough for the heatmap and for the widest canvas (aspect 4:1) the network sees.
+        widest = math.ceil(math.sqrt(settings.cnn_canvas_pixels * 4)) + STRIDE
+        self.decode_side: int | None = max(CNN_HEATMAP_SIDE, widest)
         self.spec = spec
         self.settings = settings
         self.cache = cache if cache is not None else ByteBoundedLRU(0, cached_size)
@@ -350,10 +353,10 @@ class CnnMethod:
                 first.shape[1], first.shape[0], self.settings.cnn_canvas_pixels
             )
             keys = [
-                (self.name, self._version, digest, str(canvas_w), str(canvas_h))
+                (self.name, self._version, digest, image.shape[:2], (canvas_w, canvas_h))
                 if digest is not None
                 else None
-                for digest in digests
+                for digest, image in zip(digests, images, strict=True)
             ]
             results: list[CachedFeatures | None] = [
                 self.cache.get(key) if key is not None else None for key in keys

@@ -108,6 +108,7 @@ class MsSsimMethod:
     """MS-SSIM as a comparison method: always available."""
 
     name = MethodName.MS_SSIM
+    decode_side: int | None = None
 
     def availability(self) -> Availability:
         """MS-SSIM needs nothing but the pixels."""

@@ -39,6 +39,7 @@ class PerceptualHashMethod:
     """pHash Hamming similarity."""
 
     name = MethodName.PHASH
+    decode_side: int | None = THUMBNAIL * 8  # the hash looks at 32x32; 8x that is plenty
 
     def availability(self) -> Availability:
         """Needs nothing but the pixels."""

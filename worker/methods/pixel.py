@@ -53,6 +53,7 @@ class PixelDifferenceMethod:
     """Share of visibly unchanged pixels, with a map of where and how much they changed."""
 
     name = MethodName.PIXEL
+    decode_side: int | None = None
 
     def __init__(self, jnd: float = DEFAULT_JND) -> None:
         self.jnd = jnd

@@ -184,6 +184,7 @@ class SsimMethod:
     """SSIM as a comparison method: always available, needs no model."""
 
     name = MethodName.SSIM
+    decode_side: int | None = None
 
     def availability(self) -> Availability:
         """SSIM needs nothing but the pixels."""
