@@ -42,7 +42,6 @@ class BatchStats:
 
     batches: int = 0
     images: int = 0
-    largest: int = 0
     bucket_counts: list[int] = field(default_factory=lambda: [0] * len(BATCH_BUCKETS))
     """Cumulative: forward passes with at most BATCH_BUCKETS[i] images."""
 
@@ -50,7 +49,6 @@ class BatchStats:
         """Count one forward pass of ``size`` images."""
         self.batches += 1
         self.images += size
-        self.largest = max(self.largest, size)
         for index, bound in enumerate(BATCH_BUCKETS):
             if size <= bound:
                 self.bucket_counts[index] += 1

@@ -45,15 +45,15 @@ class CommonFrame:
         return full
 
 
-def resize_to_cover(pixels: np.ndarray, height: int, width: int) -> tuple[np.ndarray, float]:
+def resize_to_cover(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
     """Scale ``pixels`` keeping aspect ratio so that it covers ``height x width``."""
     src_h, src_w = pixels.shape[:2]
     scale = max(height / src_h, width / src_w)
     new_w, new_h = max(width, round(src_w * scale)), max(height, round(src_h * scale))
     if (new_h, new_w) == (src_h, src_w):
-        return pixels, 1.0
+        return pixels
     interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    return cv2.resize(pixels, (new_w, new_h), interpolation=interpolation), scale
+    return cv2.resize(pixels, (new_w, new_h), interpolation=interpolation)
 
 
 def centre_crop(pixels: np.ndarray, height: int, width: int) -> tuple[np.ndarray, tuple[int, int]]:
@@ -82,7 +82,7 @@ def prepare_pair(a: np.ndarray, b: np.ndarray, *, align: bool, min_side: int = 1
     own pixels (so filters see no artificial edge) and marked in ``coverage``."""
     check_min_side(a, b, min_side)
     if not align:
-        return common_frame(a, b, min_side=min_side)
+        return _scale_and_crop(a, b)
     registration = register(a, b)
     info = registration.info
     if info.applied and registration.warped_b is not None and registration.coverage is not None:
@@ -90,7 +90,7 @@ def prepare_pair(a: np.ndarray, b: np.ndarray, *, align: bool, min_side: int = 1
         height, width = a.shape[:2]
         note = f"{info.note}; only that part is compared."
         return CommonFrame(a, filled, (height, width), (0, 0), note, registration.coverage, info)
-    frame = common_frame(a, b, min_side=min_side)
+    frame = _scale_and_crop(a, b)
     prefix = "Alignment: " if info.note.startswith("already") else "Not aligned: "
     return replace(frame, alignment=info, note=f"{prefix}{info.note}. {frame.note}")
 
@@ -98,15 +98,19 @@ def prepare_pair(a: np.ndarray, b: np.ndarray, *, align: bool, min_side: int = 1
 def common_frame(a: np.ndarray, b: np.ndarray, *, min_side: int = 1) -> CommonFrame:
     """Scale and crop the larger of ``a`` and ``b`` onto the smaller one's size."""
     check_min_side(a, b, min_side)
+    return _scale_and_crop(a, b)
+
+
+def _scale_and_crop(a: np.ndarray, b: np.ndarray) -> CommonFrame:
     (ah, aw), (bh, bw) = a.shape[:2], b.shape[:2]
     if (ah, aw) == (bh, bw):
         return CommonFrame(a, b, (ah, aw), (0, 0), "Both images have the same size.")
     if ah * aw <= bh * bw:
-        scaled, _ = resize_to_cover(b, ah, aw)
+        scaled = resize_to_cover(b, ah, aw)
         cropped, _ = centre_crop(scaled, ah, aw)
         note = f"Image B ({bw}x{bh}) was {_scaled_note(b, scaled)}centre-cropped to A's {aw}x{ah}."
         return CommonFrame(a, cropped, (ah, aw), (0, 0), note)
-    scaled, _ = resize_to_cover(a, bh, bw)
+    scaled = resize_to_cover(a, bh, bw)
     cropped, offset = centre_crop(scaled, bh, bw)
     note = f"Image A ({aw}x{ah}) was {_scaled_note(a, scaled)}centre-cropped to B's {bw}x{bh}."
     if scaled.shape[:2] != (bh, bw):

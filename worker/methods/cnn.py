@@ -184,13 +184,6 @@ def cellwise_distance(fa: np.ndarray, fb: np.ndarray, valid: np.ndarray) -> np.n
     return np.where(valid, distance, np.nan).astype(np.float32)
 
 
-CNN_LEGEND_TEMPLATE = dict(
-    low="blue: at this place both images show similar content (features agree)",
-    high="red: at this place the content differs (features disagree)",
-    no_counterpart="grey: no counterpart in image B at this place (different shape)",
-)
-
-
 class CnnMethod:
     """One ImageNet CNN, loaded once and kept in memory; thread-safe after ``load``."""
 
@@ -427,7 +420,9 @@ class CnnMethod:
                     "registering B onto A: where the same scene changed.",
                     values=_over_a(same, place_a),
                     legend=HeatmapLegend(
-                        **CNN_LEGEND_TEMPLATE,
+                        low="blue: at this place both images show similar content",
+                        high="red: at this place the content differs (features disagree)",
+                        no_counterpart="grey: no counterpart in aligned B at this place",
                         scale=f"colour = 1 - cosine of the {dims}-dimensional feature vectors "
                         f"of A and aligned B at the same one of {grid} places, 0 (blue) to 1 "
                         f"(red)",
