@@ -16,6 +16,8 @@ def main() -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s gateway %(name)s %(message)s"
     )
+    # httpx would log every hop to the worker at INFO, repeating our access log line.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
     uvicorn.run(
         create_app(settings),
         host=settings.host,

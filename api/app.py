@@ -13,11 +13,11 @@ from fastapi.staticfiles import StaticFiles
 from starlette.formparsers import MultiPartParser
 
 from api.admission import Admission
-from api.body_limit import BodySizeLimitMiddleware
 from api.observability import GatewayMetrics, ObservabilityMiddleware
 from api.routes import compare, legacy, meta
 from api.supervisor import WorkerSupervisor
 from api.worker_client import WorkerClient
+from shared.body_limit import BodySizeLimitMiddleware
 from shared.http_errors import install_error_handlers
 from shared.settings import Settings, get_settings
 

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import ctypes
 import logging
-import os
 import signal
 import socket
 import sys
@@ -117,7 +116,6 @@ class WorkerSupervisor:
             host,
             "--port",
             str(port),
-            env=_worker_environment(),
             # Its own session: a Ctrl+C in the terminal reaches the gateway, which then lets
             # in-flight requests finish before it stops the worker. The parent-death signal
             # makes sure a worker never outlives a gateway that was killed outright.
@@ -195,13 +193,6 @@ class WorkerSupervisor:
         except TimeoutError:
             process.kill()
             await process.wait()
-
-
-def _worker_environment() -> dict[str, str]:
-    """The gateway's environment, with glibc's allocator held to two arenas unless set: with
-    many compute threads, the default (8 per core) lets freed memory scatter so that the
-    worker's resident size creeps up under load although nothing leaks."""
-    return {"MALLOC_ARENA_MAX": "2", **os.environ}
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec

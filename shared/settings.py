@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.schemas import HeatmapFormat
+
 
 class Settings(BaseSettings):
     """Every knob of the service in one place; the README lists them with their defaults."""
@@ -126,7 +128,12 @@ class Settings(BaseSettings):
 
     # Output
     heatmap_max_side: int = Field(
-        768, description="Longest side of the returned heatmap PNG, in pixels."
+        768, description="Longest side of the returned heatmaps, in pixels."
+    )
+    heatmap_format: HeatmapFormat = Field(
+        HeatmapFormat.JPEG,
+        description="Heatmap encoding when a request does not choose: jpeg (small and fast) or "
+        "png (lossless, about four times larger and six times slower to encode).",
     )
 
     web_dir: Path | None = Field(

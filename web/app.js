@@ -356,7 +356,10 @@ function showMap(map, method) {
   $("legend-scale").textContent = map.legend.scale;
   const download = $("download-heatmap");
   download.href = map.image;
-  download.download = map.name === "main" ? `heatmap-${method}.png` : `heatmap-${method}-${map.name}.png`;
+  const extension = map.image.startsWith("data:image/png") ? "png" : "jpg";
+  const suffix = map.name === "main" ? "" : `-${map.name}`;
+  download.download = `heatmap-${method}${suffix}.${extension}`;
+  download.textContent = `Download heatmap (${extension.toUpperCase()})`;
 }
 
 function renderAll(all) {

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -26,8 +27,16 @@ log = logging.getLogger(__name__)
 
 Forward = Callable[[np.ndarray], np.ndarray]
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64)
-Features = tuple[np.ndarray, int]
-"""One image's feature map, and how many images shared its forward pass."""
+
+
+class Features(NamedTuple):
+    """One image's feature map, and the forward pass that computed it."""
+
+    values: np.ndarray
+    batch_size: int
+    """How many images shared the forward pass."""
+    forward_ms: float
+    """How long the forward pass took (the model's own time, shared by the whole batch)."""
 
 
 @dataclass
@@ -123,6 +132,7 @@ class DynamicBatcher:
                 self._forward_group(items)
 
     def _forward_group(self, items: list[_Item]) -> None:
+        started = time.perf_counter()
         try:
             features = np.asarray(self.forward(np.stack([item.canvas for item in items])))
         except Exception as exc:  # the requests get the error; the thread carries on
@@ -130,6 +140,7 @@ class DynamicBatcher:
             for item in items:
                 item.future.set_exception(exc)
             return
+        forward_ms = round((time.perf_counter() - started) * 1000, 3)
         self.stats.record(len(items))
         for index, item in enumerate(items):
-            item.future.set_result((features[index], len(items)))
+            item.future.set_result(Features(features[index], len(items), forward_ms))

@@ -61,8 +61,10 @@ def decode_image(
                 if enough_side is not None and image.format == "JPEG":
                     image.draft("RGB", _draft_size(image.size, enough_side))
                 image.load()
-                turned = image.getexif().get(EXIF_ORIENTATION, 1) in QUARTER_TURNS
-                oriented = ImageOps.exif_transpose(image)
+                orientation = image.getexif().get(EXIF_ORIENTATION, 1)
+                turned = orientation in QUARTER_TURNS
+                # exif_transpose copies even an upright image: only call it when it turns.
+                oriented = ImageOps.exif_transpose(image) if orientation != 1 else image
                 pixels = _to_rgb(oriented)
     except ServiceError:
         raise
@@ -95,6 +97,8 @@ def digest_of(data: bytes) -> str:
 
 def _to_rgb(image: Image.Image) -> np.ndarray:
     """Any Pillow mode to contiguous RGB uint8, alpha composited over white."""
+    if image.mode == "RGB":  # the common case, without convert()'s copy
+        return np.asarray(image, dtype=np.uint8)
     if image.mode in _HIGH_DEPTH_MODES:
         return np.ascontiguousarray(np.repeat(_high_depth_to_uint8(image)[..., None], 3, axis=2))
     if image.mode == "P":

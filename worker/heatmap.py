@@ -1,4 +1,4 @@
-"""Draw a difference map over image A as a PNG data URL.
+"""Draw a difference map over image A as a JPEG or PNG data URL.
 
 The colours are fixed (not stretched per image) so that they mean the same in every result:
 Turbo, a perceptually ordered colormap, from blue (0, alike) to red (1, different); places of A
@@ -11,6 +11,8 @@ import base64
 
 import cv2
 import numpy as np
+
+from shared.schemas import HeatmapFormat
 
 BLEND = 0.55  # share of the colour over the (greyed) photo
 NO_COUNTERPART_GREY = 128.0
@@ -39,8 +41,14 @@ def output_size(height: int, width: int, max_side: int) -> tuple[int, int]:
 
 
 def colorize(difference: np.ndarray) -> np.ndarray:
-    """RGB uint8 Turbo colours for values in 0..1 (NaN becomes 0; mask it separately)."""
-    levels = np.rint(np.clip(np.nan_to_num(difference, nan=0.0), 0.0, 1.0) * 255).astype(np.uint8)
+    """RGB uint8 Turbo colours for values in 0..1 (NaN becomes 0; mask it separately).
+
+    OpenCV all the way (patch NaNs, clip, scale with rounding and saturation): four times
+    faster than the same steps in NumPy, which made colouring the slowest part of a heatmap.
+    """
+    values = np.array(difference, dtype=np.float32)  # a copy: NaNs are patched in place
+    cv2.patchNaNs(values, 0.0)
+    levels = cv2.convertScaleAbs(cv2.max(values, 0.0), alpha=255.0)  # rounds; above 1 -> 255
     return cv2.cvtColor(cv2.applyColorMap(levels, cv2.COLORMAP_TURBO), cv2.COLOR_BGR2RGB)
 
 
@@ -73,22 +81,30 @@ def render_overlay(
     return blended
 
 
-def png_data_url(rgb: np.ndarray) -> str:
-    """PNG-encode an RGB array as a data URL.
+JPEG_PARAMS = [
+    cv2.IMWRITE_JPEG_QUALITY,
+    90,
+    # Full-resolution colour: in a heatmap the colours are the information, so they are not
+    # subsampled as in photos (measured on an SSIM map: mean error 2.1 levels instead of 3.3,
+    # still a quarter of PNG's size).
+    cv2.IMWRITE_JPEG_SAMPLING_FACTOR,
+    cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444,
+]
 
-    Huffman-only deflate: for photo-like overlays it is about twice as fast as the default
-    strategy and no larger, so encoding stays a small part of a request.
+
+def data_url(rgb: np.ndarray, image_format: HeatmapFormat) -> str:
+    """Encode an RGB array as a JPEG or PNG data URL.
+
+    JPEG suits these pictures (smooth colours over a photo) and is the default: encoding a
+    768x512 overlay takes under a millisecond where PNG takes six. PNG keeps
+    OpenCV's defaults (fastest deflate level, run-length strategy), which measured fastest.
     """
-    ok, encoded = cv2.imencode(
-        ".png",
-        cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
-        [
-            cv2.IMWRITE_PNG_COMPRESSION,
-            1,
-            cv2.IMWRITE_PNG_STRATEGY,
-            cv2.IMWRITE_PNG_STRATEGY_HUFFMAN_ONLY,
-        ],
-    )
+    bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+    if image_format is HeatmapFormat.PNG:
+        ok, encoded = cv2.imencode(".png", bgr)
+    else:
+        ok, encoded = cv2.imencode(".jpg", bgr, JPEG_PARAMS)
     if not ok:  # pragma: no cover - OpenCV only fails on empty arrays, which we never pass
-        raise RuntimeError("PNG encoding failed")
-    return "data:image/png;base64," + base64.b64encode(encoded.tobytes()).decode("ascii")
+        raise RuntimeError(f"{image_format} encoding failed")
+    payload = base64.b64encode(encoded.tobytes()).decode("ascii")
+    return f"data:image/{image_format.value};base64,{payload}"

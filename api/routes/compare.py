@@ -15,7 +15,7 @@ from api.observability import request_id_of, request_state
 from api.routes.responses import COMPARE_ERRORS
 from api.uploads import describe_uploads, read_checked_upload
 from shared.methods import MethodChoice
-from shared.schemas import CompareAllResult, CompareResult
+from shared.schemas import CompareAllResult, CompareResult, HeatmapFormat
 
 router = APIRouter(prefix="/api/v1", tags=["compare"], dependencies=[Depends(require_api_key)])
 
@@ -49,6 +49,13 @@ async def compare(
             "ms_ssim and pixel, off for the CNNs (on adds their aligned same-place map)."
         ),
     ] = None,
+    heatmap_format: Annotated[
+        HeatmapFormat | None,
+        Form(
+            description="Encoding of the heatmaps: jpeg (default: small and fast) or png "
+            "(lossless, about four times larger)."
+        ),
+    ] = None,
 ) -> Response:
     """Score how alike the two images are, show where they differ, and explain it.
 
@@ -65,7 +72,14 @@ async def compare(
         read_checked_upload(image_b, "image_b", settings),
     )
     log_fields.update(describe_uploads((data_a, header_a), (data_b, header_b)))
-    result = await worker.compare(method.value, data_a, data_b, align, request_id_of(request.scope))
+    result = await worker.compare(
+        method.value,
+        data_a,
+        data_b,
+        align=align,
+        heatmap_format=heatmap_format,
+        request_id=request_id_of(request.scope),
+    )
     log_fields["worker_ms"] = result["timings"]["worker_ms"]
     result["timings"]["total_ms"] = round((time.perf_counter() - started) * 1000, 3)
     return Response(orjson.dumps(result), media_type="application/json")

@@ -14,7 +14,7 @@ from api.routes.responses import COMPARE_ERRORS
 from api.uploads import describe_uploads, read_checked_upload
 from shared.errors import ErrorCode, ServiceError
 from shared.methods import MethodName, parse_method_name
-from shared.schemas import LegacyCompareResult
+from shared.schemas import HeatmapFormat, LegacyCompareResult
 
 router = APIRouter(tags=["legacy"], dependencies=[Depends(require_api_key)])
 
@@ -58,7 +58,11 @@ async def compare_legacy(
     )
     log_fields.update(describe_uploads((data_a, header_a), (data_b, header_b)))
     result = await worker.compare(
-        method.value, data_a, data_b, request_id=request_id_of(request.scope)
+        method.value,
+        data_a,
+        data_b,
+        heatmap_format=HeatmapFormat.PNG,  # the original contract promised a PNG
+        request_id=request_id_of(request.scope),
     )
     return LegacyCompareResult(
         similarity_score=round(max(0.0, min(1.0, result["score"])), 6),

@@ -178,12 +178,13 @@ def test_views_opacity_swipe_and_download(page: Page, service: Service) -> None:
     expect(page.locator("#side-a")).to_be_visible()
     expect(page.locator("#side-b")).to_be_visible()
     page.check("input[name=view][value=heatmap]")
+    expect(page.locator("#download-heatmap")).to_have_text("Download heatmap (JPG)")
     with page.expect_download() as download_info:
         page.click("#download-heatmap")
     download = download_info.value
-    assert download.suggested_filename == "heatmap-ssim.png"
+    assert download.suggested_filename == "heatmap-ssim.jpg"
     image = Image.open(download.path())
-    assert image.format == "PNG" and image.size == (512, 341)
+    assert image.format == "JPEG" and image.size == (512, 341)
 
 
 def _png_file(name: str, pixels: np.ndarray) -> dict:
@@ -340,7 +341,7 @@ def test_cnn_second_map_and_alignment_switch(page: Page, service: Service) -> No
     assert page.get_attribute("#heatmap", "src") != main_src
     expect(page.locator("#legend-scale")).to_contain_text("same one of")
     expect(page.locator("#download-heatmap")).to_have_attribute(
-        "download", "heatmap-mobilenet_v2-same_place.png"
+        "download", "heatmap-mobilenet_v2-same_place.jpg"
     )
     run_comparison(page, "ssim")
     expect(page.locator("#details-list")).to_contain_text("Alignment")  # on by default

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tests.integration.test_compare_api import METHODS, _compare
-from tests.support.checks import decode_data_url_png
+from tests.support.checks import decode_data_url
 from tests.support.images import coffee, png
 from tests.support.paths import MOBILENET_V2_WEIGHTS, photo, require
 from tests.support.service import Service
@@ -20,7 +20,7 @@ def test_compare_all_returns_every_available_method(service: Service) -> None:
     assert [r["method"] for r in body["results"]] == METHODS
     assert body["unavailable"] == {}
     for result in body["results"]:
-        decode_data_url_png(result["heatmap"])
+        decode_data_url(result["heatmap"])
         assert result["image_a"] == body["image_a"]
     assert body["timings"]["total_ms"] >= body["timings"]["worker_ms"] > 0
     assert len(body["summary"]) > 40
@@ -73,7 +73,7 @@ def test_cnn_gives_an_aligned_second_view_when_asked(service: Service) -> None:
     views = aligned["extra_heatmaps"]
     assert aligned["alignment"]["applied"] is True
     assert [view["name"] for view in views] == ["same_place"]
-    decode_data_url_png(views[0]["image"])
+    decode_data_url(views[0]["image"])
     assert "best" in aligned["heatmap_legend"]["scale"]
     plain = _compare(service, png(a), png(b), "mobilenet_v2").json()
     assert plain["extra_heatmaps"] == [] and plain["alignment"] is None

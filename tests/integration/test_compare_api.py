@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.support.checks import decode_data_url_png
+from tests.support.checks import decode_data_url
 from tests.support.images import astronaut, coffee, jpeg, png
 from tests.support.paths import EINSTEIN, MOBILENET_V2_WEIGHTS, photo, require
 from tests.support.service import Service
@@ -55,7 +55,7 @@ def test_every_method_returns_a_complete_result(service: Service, method: str) -
         "bytes": len(jpeg(a)),
     }
     assert (body["image_b"]["width"], body["image_b"]["height"]) == (384, 512)
-    heatmap = decode_data_url_png(body["heatmap"])
+    heatmap = decode_data_url(body["heatmap"])
     assert heatmap.width == heatmap.height  # image A is square
     assert set(body["heatmap_legend"]) == {"low", "high", "no_counterpart", "scale"}
     timings = body["timings"]
@@ -111,8 +111,27 @@ def test_a_wider_b_is_cropped_not_stretched_and_the_heatmap_keeps_as_shape(
     assert body["score"] > 0.99  # B's centre crop is A itself
     assert "centre-cropped" in body["preparation"]
     assert body["alignment"] is None
-    heatmap = decode_data_url_png(body["heatmap"])
+    heatmap = decode_data_url(body["heatmap"])
     assert heatmap.width / heatmap.height == pytest.approx(600 / 400, rel=0.01)
+
+
+def test_png_heatmaps_on_request_are_lossless_and_kept_apart_from_jpeg_ones(
+    service: Service,
+) -> None:
+    a, b = png(coffee()), png(coffee()[:, ::-1])
+    first = _compare(service, a, b, "ssim").json()
+    lossless = _compare(service, a, b, "ssim", heatmap_format="png").json()
+    again = _compare(service, a, b, "ssim").json()
+    jpeg_map = np.asarray(decode_data_url(first["heatmap"], "jpeg"), dtype=np.int16)
+    png_map = np.asarray(decode_data_url(lossless["heatmap"], "png"), dtype=np.int16)
+    assert jpeg_map.shape == png_map.shape
+    # The same picture: JPEG at quality 90 moves colours by a few levels on average.
+    assert np.abs(jpeg_map - png_map).mean() < 3
+    assert len(lossless["heatmap"]) > 3 * len(first["heatmap"])
+    assert lossless["score"] == first["score"]
+    assert again["timings"]["result_cache_hit"] and again["heatmap"] == first["heatmap"]
+    refused = _compare(service, a, b, "ssim", heatmap_format="gif")
+    assert refused.status_code == 422
 
 
 def test_legacy_endpoint_keeps_the_original_contract(service: Service) -> None:
@@ -128,7 +147,7 @@ def test_legacy_endpoint_keeps_the_original_contract(service: Service) -> None:
     assert set(default.json()) == {"similarity_score", "model_used", "heatmap_image"}
     assert default.json()["model_used"] == "ssim"
     assert default.json()["similarity_score"] == pytest.approx(1.0)
-    decode_data_url_png(default.json()["heatmap_image"])
+    decode_data_url(default.json()["heatmap_image"], "png")
     assert alias.status_code == 200, alias.text
     assert alias.json()["model_used"] == "mobilenet_v2"
     assert 0.0 <= alias.json()["similarity_score"] <= 1.0

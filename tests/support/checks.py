@@ -9,12 +9,12 @@ import httpx
 from PIL import Image
 
 
-def decode_data_url_png(url: str) -> Image.Image:
-    """The PNG inside a ``data:image/png;base64,`` URL."""
-    prefix = "data:image/png;base64,"
-    assert url.startswith(prefix)
+def decode_data_url(url: str, image_format: str = "jpeg") -> Image.Image:
+    """The picture inside a ``data:image/<format>;base64,`` URL, checked to be that format."""
+    prefix = f"data:image/{image_format};base64,"
+    assert url.startswith(prefix), url[:40]
     image = Image.open(io.BytesIO(base64.b64decode(url[len(prefix) :])))
-    assert image.format == "PNG"
+    assert image.format == image_format.upper()
     image.load()
     return image
 

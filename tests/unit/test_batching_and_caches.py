@@ -13,7 +13,7 @@ from shared.methods import MethodName
 from shared.settings import Settings
 from tests.support.images import astronaut, coffee, png
 from tests.support.paths import WEIGHTS, photo
-from worker.batcher import DynamicBatcher
+from worker.batcher import DynamicBatcher, Features
 from worker.cache import ByteBoundedLRU
 from worker.decode import decode_image
 from worker.methods.base import CompareOptions
@@ -65,7 +65,7 @@ def test_batched_features_equal_single_image_forward_passes(mobilenet: CnnMethod
     canvases = [fit_into_canvas(image, width, height)[0] for image in images]
     barrier = threading.Barrier(len(canvases))
 
-    def submit(canvas: np.ndarray) -> tuple[np.ndarray, int]:
+    def submit(canvas: np.ndarray) -> Features:
         with mobilenet.batcher.preparing():  # as requests do: announce, then submit
             barrier.wait()  # everyone has announced before anyone submits
             future = mobilenet.batcher.submit([canvas])[0]
@@ -73,8 +73,9 @@ def test_batched_features_equal_single_image_forward_passes(mobilenet: CnnMethod
 
     with ThreadPoolExecutor(len(canvases)) as pool:
         batched = list(pool.map(submit, canvases))
-    assert max(size for _, size in batched) == len(canvases)  # one shared forward pass
-    for canvas, (features, _) in zip(canvases, batched, strict=True):
+    assert max(result.batch_size for result in batched) == len(canvases)  # one forward pass
+    assert len({result.forward_ms for result in batched}) == 1 and batched[0].forward_ms > 0
+    for canvas, (features, _, _) in zip(canvases, batched, strict=True):
         single = mobilenet.forward(canvas[None])[0]
         assert _cosine(features, single) == pytest.approx(1.0, abs=1e-5)
         assert np.allclose(features, single, atol=1e-3, rtol=1e-3)
@@ -139,7 +140,7 @@ def test_embedding_cache_skips_the_forward_pass_and_changes_nothing() -> None:
 
 
 def test_result_cache_returns_the_identical_answer_and_is_bounded() -> None:
-    settings = _settings(cnn_methods="", result_cache_bytes=3_000_000)
+    settings = _settings(cnn_methods="", result_cache_bytes=300_000)
     service = ComparisonService(build_registry(settings), settings)
     a, b = png(astronaut()), png(coffee())
     first = service.compare("ssim", a, b, CompareOptions())
@@ -151,7 +152,7 @@ def test_result_cache_returns_the_identical_answer_and_is_bounded() -> None:
     assert not other_options.timings.result_cache_hit
     for index in range(6):  # fill it past its budget with other pairs
         service.compare("ssim", png(np.roll(astronaut(), index + 1, axis=0)), b, CompareOptions())
-    assert service.results.bytes <= 3_000_000
+    assert service.results.bytes <= 300_000
     assert service.results.stats.evictions > 0
 
 

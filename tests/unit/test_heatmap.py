@@ -7,8 +7,10 @@ import io
 
 import numpy as np
 from PIL import Image
+from skimage import data
 
-from worker.heatmap import colorize, png_data_url, render_overlay, resize_masked
+from shared.schemas import HeatmapFormat
+from worker.heatmap import colorize, data_url, render_overlay, resize_masked
 
 
 def test_low_is_blue_and_high_is_red() -> None:
@@ -51,10 +53,23 @@ def test_masked_resize_ignores_nan_and_keeps_it_where_most_input_is_nan() -> Non
     assert np.allclose(resized[:, 0], 0.2)
 
 
-def test_data_url_is_a_decodable_png() -> None:
+def test_png_data_url_is_lossless() -> None:
     pixels = np.random.default_rng(0).integers(0, 255, (20, 30, 3), dtype=np.uint8)
-    url = png_data_url(pixels)
+    url = data_url(pixels, HeatmapFormat.PNG)
     assert url.startswith("data:image/png;base64,")
     decoded = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
     assert decoded.format == "PNG"
     assert np.array_equal(np.asarray(decoded), pixels)
+
+
+def test_jpeg_data_url_keeps_the_colours_of_a_real_overlay() -> None:
+    photo = data.astronaut()
+    difference = np.linspace(0, 1, 64 * 64, dtype=np.float32).reshape(64, 64)
+    overlay = render_overlay(photo, difference, max_side=512)
+    url = data_url(overlay, HeatmapFormat.JPEG)
+    assert url.startswith("data:image/jpeg;base64,")
+    decoded = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+    assert decoded.format == "JPEG"
+    error = np.abs(np.asarray(decoded, dtype=np.int16) - overlay.astype(np.int16))
+    assert error.mean() < 2.0
+    assert len(url) < len(data_url(overlay, HeatmapFormat.PNG)) / 4

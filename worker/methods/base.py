@@ -8,7 +8,13 @@ from typing import Protocol
 import numpy as np
 
 from shared.methods import MethodName
-from shared.schemas import AlignmentInfo, HeatmapLegend, MethodState, WeightsSource
+from shared.schemas import (
+    AlignmentInfo,
+    HeatmapFormat,
+    HeatmapLegend,
+    MethodState,
+    WeightsSource,
+)
 from worker.decode import DecodedImage
 
 
@@ -28,6 +34,7 @@ class CompareOptions:
     """Per-request choices; ``align=None`` means the method's own default."""
 
     align: bool | None = None
+    heatmap_format: HeatmapFormat = HeatmapFormat.JPEG
 
 
 @dataclass
@@ -59,6 +66,8 @@ class Comparison:
     extra_views: list[DifferenceView] = field(default_factory=list)
     cache_hits: int = 0
     batch_size: int | None = None
+    model_ms: float | None = None
+    """For CNNs: time of the forward pass that computed this pair (None: all from cache)."""
     precision: str | None = None
     heatmap_max_side: int | None = None
     """A method whose map is coarse may ask for a smaller heatmap than the configured one."""

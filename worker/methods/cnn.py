@@ -85,6 +85,7 @@ class FeatureMaps:
     canvas: tuple[int, int]
     cache_hits: int
     batch_size: int | None
+    forward_ms: float | None
 
 
 class WeightsMissingError(RuntimeError):
@@ -368,8 +369,8 @@ class CnnMethod:
                 f"the service is overloaded. Try again later.",
                 {"method": str(self.name)},
             ) from exc
-        for index, (features, _) in zip(missing, computed, strict=True):
-            entry = (features, fitted[index][1])
+        for index, result in zip(missing, computed, strict=True):
+            entry = (result.values, fitted[index][1])
             results[index] = entry
             key = keys[index]
             if key is not None:
@@ -380,7 +381,8 @@ class CnnMethod:
             placements=[placement for _, placement in ready],
             canvas=(canvas_w, canvas_h),
             cache_hits=hits,
-            batch_size=max((size for _, size in computed), default=None),
+            batch_size=max((result.batch_size for result in computed), default=None),
+            forward_ms=max((result.forward_ms for result in computed), default=None),
         )
 
     def compare(self, a: DecodedImage, b: DecodedImage, options: CompareOptions) -> Comparison:
@@ -453,6 +455,7 @@ class CnnMethod:
             heatmap_max_side=CNN_HEATMAP_SIDE,
             cache_hits=maps.cache_hits,
             batch_size=maps.batch_size,
+            model_ms=maps.forward_ms,
             precision=self.settings.cnn_precision,
         )
 

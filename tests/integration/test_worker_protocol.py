@@ -1,0 +1,45 @@
+"""The gateway-to-worker hop: both files in one raw body, A's length in the query. The worker
+checks what it is sent even though only the gateway should ever call it."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.support.checks import assert_error
+from tests.support.images import astronaut, coffee, jpeg, png
+from tests.support.service import free_port, running_service
+
+LIMIT = 1_000_000
+
+
+def test_worker_takes_a_raw_pair_and_refuses_what_no_gateway_sends(log_dir) -> None:
+    port = free_port()
+    settings = {"cnn_methods": "", "worker_port": str(port), "max_upload_bytes": str(LIMIT)}
+    with running_service(log_dir, "protocol", **settings) as service:
+        url = f"http://127.0.0.1:{port}/v1/compare"
+        a, b = jpeg(astronaut()), png(coffee())
+        with httpx.Client(timeout=60) as client:
+            good = client.post(
+                url, params={"method": "ssim", "image_a_bytes": len(a)}, content=a + b
+            )
+            swapped = client.post(
+                url, params={"method": "ssim", "image_a_bytes": len(b)}, content=b + a
+            )
+            short = client.post(url, params={"method": "ssim", "image_a_bytes": 10**6}, content=a)
+            huge = client.post(
+                url, params={"method": "ssim", "image_a_bytes": 1}, content=b"x" * (2 * LIMIT + 1)
+            )
+            unknown = client.post(url, params={"method": "nope", "image_a_bytes": 1}, content=a)
+            again = client.post(
+                url, params={"method": "ssim", "image_a_bytes": len(a)}, content=a + b
+            )
+        assert good.status_code == 200, good.text
+        body = good.json()
+        assert (body["image_a"]["format"], body["image_b"]["format"]) == ("JPEG", "PNG")
+        assert body["image_a"]["bytes"] == len(a) and body["image_b"]["bytes"] == len(b)
+        assert swapped.json()["image_a"]["format"] == "PNG"  # the split follows image_a_bytes
+        assert_error(short, 422, "malformed_request")
+        assert_error(huge, 413, "file_too_large")
+        assert unknown.status_code == 422
+        assert again.status_code == 200 and again.json()["score"] == body["score"]
+        assert service.health()["worker_restarts"] == 0
