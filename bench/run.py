@@ -45,6 +45,7 @@ sys.path.insert(0, str(REPO))
 from shared.methods import MethodName  # noqa: E402
 from shared.settings import Settings  # noqa: E402
 from tests.support.service import free_port, running_service, stop  # noqa: E402
+from worker.allocator import tune_allocator  # noqa: E402
 from worker.methods.cnn import CNN_SPECS, CnnMethod, canvas_size, fit_into_canvas  # noqa: E402
 from worker.methods.ssim import structural_similarity, to_luma  # noqa: E402
 
@@ -470,6 +471,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=48, help="requests per throughput run")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
+    tune_allocator()  # what the worker does at start: in-process timings meet the same malloc
     photos = base_photos()
     factory = ImageFactory(photos)
     started = time.time()

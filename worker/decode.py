@@ -44,13 +44,19 @@ class DecodedImage:
 
 
 def decode_image(
-    data: bytes, field: str, max_pixels: int, *, enough_side: int | None = None
+    data: bytes,
+    field: str,
+    max_pixels: int,
+    *,
+    enough_side: int | None = None,
+    digest: str | None = None,
 ) -> DecodedImage:
     """Decode ``data``; raise ``ServiceError`` (4xx) for anything that is not a sound image.
 
     ``enough_side``: the method needs no more than this many pixels on the long side, so a JPEG
     may be decoded at a reduced scale (libjpeg's DCT scaling: 1/2, 1/4, 1/8), several times
-    faster. ``info`` always gives the full size.
+    faster. ``info`` always gives the full size. ``digest``: ``digest_of(data)``, when the caller
+    has already computed it.
     """
     header = read_image_header(data, field, max_pixels)
     try:
@@ -79,7 +85,7 @@ def decode_image(
     info = ImageInfo(
         width=width, height=height, format=header.format, mode=header.mode, bytes=len(data)
     )
-    return DecodedImage(pixels=pixels, info=info, digest=digest_of(data))
+    return DecodedImage(pixels=pixels, info=info, digest=digest or digest_of(data))
 
 
 def _draft_size(size: tuple[int, int], enough_side: int) -> tuple[int, int]:

@@ -52,6 +52,16 @@ def _require_ready(registry: Registry, method_name: MethodName) -> None:
         )
 
 
+class Upload:
+    """One uploaded file and its digest, hashed once: the result cache and the embedding cache
+    are both keyed by it."""
+
+    def __init__(self, field: str, data: bytes) -> None:
+        self.field = field
+        self.data = data
+        self.digest = digest_of(data)
+
+
 def run_method(
     registry: Registry,
     method_name: MethodName,
@@ -160,14 +170,15 @@ class ComparisonService:
         started = time.perf_counter()
         if choice != ALL_METHODS:
             _require_ready(self.registry, MethodName(choice))
-        key = (choice, options, digest_of(data_a), digest_of(data_b))
+        uploads = (Upload("image_a", data_a), Upload("image_b", data_b))
+        key = (choice, options, uploads[0].digest, uploads[1].digest)
         cached = self.results.get(key)
         if cached is not None:
             return _replayed(cached, _elapsed_ms(started))
         if choice == ALL_METHODS:
-            result: CompareResult | CompareAllResult = self._compare_all(data_a, data_b, options)
+            result: CompareResult | CompareAllResult = self._compare_all(uploads, options)
         else:
-            result = self._compare_one(MethodName(choice), data_a, data_b, options)
+            result = self._compare_one(MethodName(choice), uploads, options)
         if self._cacheable(result):
             self.results.put(key, result.model_copy(deep=True))
         return result
@@ -179,36 +190,42 @@ class ComparisonService:
         return True
 
     def _decode_pair(
-        self, data_a: bytes, data_b: bytes, enough_side: int | None = None
+        self, uploads: tuple[Upload, Upload], enough_side: int | None = None
     ) -> tuple[DecodedImage, DecodedImage]:
         # One after the other in this thread: decoding B in a second thread measured no faster
         # here, because waking an idle core costs about as much as the decode it would save.
-        limit = self.settings.max_image_pixels
-        return (
-            decode_image(data_a, "image_a", limit, enough_side=enough_side),
-            decode_image(data_b, "image_b", limit, enough_side=enough_side),
+        image_a, image_b = (
+            decode_image(
+                upload.data,
+                upload.field,
+                self.settings.max_image_pixels,
+                enough_side=enough_side,
+                digest=upload.digest,
+            )
+            for upload in uploads
         )
+        return image_a, image_b
 
     def _compare_one(
-        self, method_name: MethodName, data_a: bytes, data_b: bytes, options: CompareOptions
+        self, method_name: MethodName, uploads: tuple[Upload, Upload], options: CompareOptions
     ) -> CompareResult:
         times: dict[str, float] = {}
         enough_side = self.registry.methods[method_name].decode_side
         with _stopwatch(times, "decode"):
-            image_a, image_b = self._decode_pair(data_a, data_b, enough_side)
+            image_a, image_b = self._decode_pair(uploads, enough_side)
         return run_method(
             self.registry, method_name, image_a, image_b, options, self.settings, times["decode"]
         )
 
     def _compare_all(
-        self, data_a: bytes, data_b: bytes, options: CompareOptions
+        self, uploads: tuple[Upload, Upload], options: CompareOptions
     ) -> CompareAllResult:
         """Every ready method on one pair, decoded once; methods that cannot take the pair (e.g.
         too small for MS-SSIM) are listed with the reason instead of failing the request."""
         started = time.perf_counter()
         times: dict[str, float] = {}
         with _stopwatch(times, "decode"):
-            image_a, image_b = self._decode_pair(data_a, data_b)
+            image_a, image_b = self._decode_pair(uploads)
         results: list[CompareResult] = []
         unavailable: dict[str, str] = {}
         for name in MethodName:
