@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 
+import cv2
 import numpy as np
 from PIL import Image
 from skimage import data
@@ -18,6 +19,24 @@ def test_low_is_blue_and_high_is_red() -> None:
     assert low[2] > low[0]  # blue beats red at 0
     assert high[0] > high[2]  # red beats blue at 1
     assert high[0] > 100
+
+
+def test_colours_are_the_turbo_levels_of_the_clipped_rounded_values() -> None:
+    values = np.array([[np.nan, -0.5, 0.0, 0.5, 0.2 / 255, 1.0, 1.7]], dtype=np.float32)
+    turbo = cv2.cvtColor(
+        cv2.applyColorMap(np.arange(256, dtype=np.uint8)[None], cv2.COLORMAP_TURBO),
+        cv2.COLOR_BGR2RGB,
+    )[0]
+    levels = [
+        0,
+        0,
+        0,
+        128,
+        0,
+        255,
+        255,
+    ]  # NaN and below 0 -> 0; 0.5 -> 127.5 -> 128; above 1 -> 255
+    assert np.array_equal(colorize(values)[0], turbo[levels])
 
 
 def test_overlay_has_image_as_aspect_ratio_and_is_capped() -> None:
