@@ -16,8 +16,9 @@ def main() -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s gateway %(name)s %(message)s"
     )
-    # httpx would log every hop to the worker at INFO, repeating our access log line.
-    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
+    if logging.getLogger().level > logging.DEBUG:
+        # httpx logs every hop to the worker at INFO, repeating our access log line.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
     uvicorn.run(
         create_app(settings),
         host=settings.host,

@@ -96,7 +96,7 @@ def data_url(rgb: np.ndarray, image_format: HeatmapFormat) -> str:
     """Encode an RGB array as a JPEG or PNG data URL.
 
     JPEG suits these pictures (smooth colours over a photo) and is the default: encoding a
-    768x512 overlay takes under a millisecond where PNG takes six. PNG keeps
+    768x512 overlay takes under a millisecond where PNG takes six milliseconds. PNG keeps
     OpenCV's defaults (fastest deflate level, run-length strategy), which measured fastest.
     """
     bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
