@@ -22,6 +22,7 @@ from worker.decode import DecodedImage, decode_image, digest_of
 from worker.explain import explain
 from worker.heatmap import data_url, grey_base, render_overlay
 from worker.methods.base import CompareOptions
+from worker.pair_runner import PairRunner
 from worker.registry import Registry
 from worker.summary import summarize
 from worker.verdict import decide, thresholds_for
@@ -159,6 +160,7 @@ class ComparisonService:
     def __init__(self, registry: Registry, settings: Settings) -> None:
         self.registry = registry
         self.settings = settings
+        self.pair_runner = PairRunner(threads_per_core=settings.worker_threads)
         self.results: ByteBoundedLRU[CompareResult | CompareAllResult] = ByteBoundedLRU(
             settings.result_cache_bytes, _result_size
         )
@@ -192,19 +194,16 @@ class ComparisonService:
     def _decode_pair(
         self, uploads: tuple[Upload, Upload], enough_side: int | None = None
     ) -> tuple[DecodedImage, DecodedImage]:
-        # One after the other in this thread: decoding B in a second thread measured no faster
-        # here, because waking an idle core costs about as much as the decode it would save.
-        image_a, image_b = (
-            decode_image(
+        def decode(upload: Upload) -> DecodedImage:
+            return decode_image(
                 upload.data,
                 upload.field,
                 self.settings.max_image_pixels,
                 enough_side=enough_side,
                 digest=upload.digest,
             )
-            for upload in uploads
-        )
-        return image_a, image_b
+
+        return self.pair_runner.run(decode, *uploads)
 
     def _compare_one(
         self, method_name: MethodName, uploads: tuple[Upload, Upload], options: CompareOptions
