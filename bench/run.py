@@ -8,7 +8,9 @@ Measures, on this machine, in this run:
    on a 2048x1536 photo pair (time ratio, score difference);
 2. each CNN: end-to-end ``POST /api/v1/compare`` latency for two 1024x768 JPEGs against the bare
    compiled forward pass of a batch of two, the two alternating so that both meet the machine
-   in the same state (the service overhead); the back-to-back forward time is shown too;
+   in the same state (the service overhead); the back-to-back forward time is shown too, and
+   the floor: the same requests through the do-nothing relay and echo of
+   ``bench/floor_servers.py`` (two processes, the same two HTTP hops, the same answer size);
 3. throughput with 16 concurrent clients against the naive baseline server in
    ``bench/naive_server.py``, for each CNN and SSIM, with distinct images in every request (no
    cache hits);
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import io
 import json
 import os
@@ -30,7 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -54,6 +57,7 @@ PHOTOS = SHARED / "eval" / "photos"
 WEIGHTS = SHARED / "weights"
 CNNS = ["vgg16", "resnet50", "mobilenet_v2"]
 CLIENTS = 16
+LATENCY_REQUESTS = 32  # per model, one at a time: enough for a stable median here
 
 
 def median_ms(samples: list[float]) -> float:
@@ -264,30 +268,37 @@ def throughput(url: str, method_field: str, method: str, pairs, names: tuple[str
     }
 
 
-def sequential_latency(url: str, method: str, pairs, bare: CnnMethod) -> dict:
+def sequential_latency(url: str, method: str, pairs, bare: CnnMethod, floor_url: str) -> dict:
     """One request at a time, each right after a bare forward pass of the same pair's canvases
     in this process: both see the same machine at the same moment, so drift between them (these
-    machines change speed by tens of percent within a minute) does not count as overhead."""
+    machines change speed by tens of percent within a minute) does not count as overhead. The
+    same pair then goes, again right after a forward pass, through the do-nothing relay and echo
+    of ``bench/floor_servers.py`` with an answer as large as ours: the architecture's floor."""
     from worker.decode import decode_image
 
-    latencies, forwards, totals = [], [], []
+    latencies, forwards, totals, floors = [], [], [], []
     with httpx.Client(timeout=600) as client:
         for a, b in pairs:
             images = [decode_image(data, "x", 10**9).pixels for data in (a, b)]
             width, height = canvas_size(images[0].shape[1], images[0].shape[0], 224 * 224)
             batch = np.stack([fit_into_canvas(image, width, height)[0] for image in images])
+            files = {"image_a": ("a.jpg", a), "image_b": ("b.jpg", b)}
             start = time.perf_counter()
             bare.forward(batch)
             forwards.append(time.perf_counter() - start)
             start = time.perf_counter()
-            response = client.post(
-                url,
-                data={"method": method},
-                files={"image_a": ("a.jpg", a), "image_b": ("b.jpg", b)},
-            )
+            response = client.post(url, data={"method": method}, files=files)
             latencies.append(time.perf_counter() - start)
             response.raise_for_status()
             totals.append(response.json()["timings"])
+            bare.forward(batch)
+            start = time.perf_counter()
+            client.post(
+                floor_url,
+                data={"method": method, "answer_bytes": str(len(response.content))},
+                files=files,
+            ).raise_for_status()
+            floors.append(time.perf_counter() - start)
     in_service = [t["model_ms"] / 1000 for t in totals]
     return {
         "median_ms": median_ms(latencies),
@@ -297,6 +308,7 @@ def sequential_latency(url: str, method: str, pairs, bare: CnnMethod) -> dict:
         "overhead_over_own_forward_ms": median_ms(
             [total - own for total, own in zip(latencies, in_service, strict=True)]
         ),
+        "floor_two_hops_ms": median_ms(floors),
         "model_ms": median_ms(in_service),
         "decode_ms": round(statistics.median(t["decode_ms"] for t in totals), 2),
         "compute_ms": round(statistics.median(t["compute_ms"] for t in totals), 2),
@@ -333,6 +345,56 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def start_server(args: list[str], health_url: str, log_path: Path) -> subprocess.Popen[bytes]:
+    """``python bench/<args>`` in its own process group, once ``health_url`` answers."""
+    process = subprocess.Popen(
+        [sys.executable, str(REPO / "bench" / args[0]), *args[1:]],
+        cwd=REPO,
+        stdout=log_path.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and process.poll() is None:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(health_url, timeout=2).status_code < 500:
+                return process
+        time.sleep(0.5)
+    stop(process)
+    raise RuntimeError(f"{args[0]} did not start; see {log_path}")
+
+
+@contextlib.contextmanager
+def floor_servers(log_dir: Path) -> Iterator[str]:
+    """The relay and echo of ``bench/floor_servers.py``; yields the relay's compare URL."""
+    relay_port, echo_port = free_port(), free_port()
+    echo = start_server(
+        ["floor_servers.py", "echo", "--port", str(echo_port)],
+        f"http://127.0.0.1:{echo_port}/health",
+        log_dir / "floor-echo.log",
+    )
+    try:
+        relay = start_server(
+            [
+                "floor_servers.py",
+                "relay",
+                "--port",
+                str(relay_port),
+                "--echo-url",
+                f"http://127.0.0.1:{echo_port}/echo",
+            ],
+            f"http://127.0.0.1:{relay_port}/health",
+            log_dir / "floor-relay.log",
+        )
+        try:
+            yield f"http://127.0.0.1:{relay_port}/compare"
+        finally:
+            stop(relay)
+    finally:
+        stop(echo)
+
+
 def bench_services(factory: ImageFactory, requests: int, bare: dict[str, CnnMethod]) -> dict:
     report: dict = {"ours": {}, "naive": {}}
     log_dir = Path(tempfile.mkdtemp(prefix="isc-bench-"))
@@ -340,10 +402,12 @@ def bench_services(factory: ImageFactory, requests: int, bare: dict[str, CnnMeth
     with running_service(log_dir, "bench", **settings) as service:
         url = service.base_url + "/api/v1/compare"
         health = service.health()
-        for name in CNNS:
-            report["ours"][name] = {
-                "latency": sequential_latency(url, name, make_inputs(factory, 16), bare[name])
-            }
+        with floor_servers(log_dir) as floor:
+            for name in CNNS:
+                pairs = make_inputs(factory, LATENCY_REQUESTS)
+                report["ours"][name] = {
+                    "latency": sequential_latency(url, name, pairs, bare[name], floor)
+                }
         for name in [*CNNS, "ssim"]:
             pairs = make_inputs(factory, requests)
             report["ours"].setdefault(name, {})["throughput"] = throughput(
@@ -356,31 +420,13 @@ def bench_services(factory: ImageFactory, requests: int, bare: dict[str, CnnMeth
         report["ours"]["gateway_peak_rss_mb"] = peak_rss_mb(service.process.pid)
 
     port = free_port()
-    log = (log_dir / "naive.log").open("wb")
-    naive = subprocess.Popen(
-        [
-            sys.executable,
-            str(REPO / "bench" / "naive_server.py"),
-            "--port",
-            str(port),
-            "--weights",
-            str(WEIGHTS),
-        ],
-        cwd=REPO,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    naive = start_server(
+        ["naive_server.py", "--port", str(port), "--weights", str(WEIGHTS)],
+        f"http://127.0.0.1:{port}/health",
+        log_dir / "naive.log",
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(base + "/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
         for name in [*CNNS, "ssim"]:
             pairs = make_inputs(factory, requests)
             report["naive"][name] = {
@@ -421,13 +467,19 @@ def print_table(results: dict) -> None:
         latency = results["services"]["ours"][name]["latency"]
         forward = latency["bare_forward_interleaved_ms"]
         overhead = latency["overhead_ms"]
+        floor = latency["floor_two_hops_ms"]
         print(
             f"  {name:<13} forward {forward:>7.1f} ms ({hot:.1f} back to back) | request median "
             f"{latency['median_ms']:>7.1f} p95 {latency['p95_ms']:>7.1f} ms | overhead "
-            f"{overhead:>5.1f} ms = {overhead / forward:>4.0%} of forward | in the service: "
-            f"forward {latency['model_ms']}, decode {latency['decode_ms']}, heatmap "
-            f"{latency['heatmap_ms']} ms"
+            f"{overhead:>5.1f} ms = {overhead / forward:>4.0%} of forward | floor {floor:>4.1f} "
+            f"ms = {floor / forward:>4.0%} | in the service: forward {latency['model_ms']}, "
+            f"decode {latency['decode_ms']}, heatmap {latency['heatmap_ms']} ms"
         )
+    print(
+        "  floor: the same two HTTP hops through a relay and an echo that do nothing "
+        "(bench/floor_servers.py),\n  each request also right after a bare forward pass: "
+        "what any gateway + worker pair pays here"
+    )
     print(
         f"\n== Throughput, {CLIENTS} concurrent clients, distinct images (ours vs naive baseline)"
     )
