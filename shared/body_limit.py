@@ -1,8 +1,9 @@
 """Refuse oversized request bodies before they are parsed or buffered.
 
 Uvicorn accepts bodies of any size; without this, a multi-gigabyte upload would be read in full
-before the per-file size check could run. Declared lengths are refused at once; streamed
-(chunked) bodies are counted as they arrive.
+before the per-file size check could run. Declared lengths are refused at once (and, within the
+limit, trusted: the server reads no more than they declare); streamed (chunked) bodies are
+counted as they arrive.
 """
 
 from __future__ import annotations
@@ -37,8 +38,14 @@ class BodySizeLimitMiddleware:
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            await error_json(self._error(), headers={"Connection": "close"})(scope, receive, send)
+        if declared is not None and declared.isdigit():
+            if int(declared) > self.max_body_bytes:
+                await error_json(self._error(), headers={"Connection": "close"})(
+                    scope, receive, send
+                )
+            else:
+                # The server reads no more than the declared length: nothing left to count.
+                await self.app(scope, receive, send)
             return
 
         received = 0

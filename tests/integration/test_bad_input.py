@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -82,6 +84,26 @@ def test_file_over_the_byte_limit_is_413(service: Service) -> None:
 def test_request_body_far_over_the_limit_is_refused_before_parsing(service: Service) -> None:
     huge = b"\0" * (3 * MAX_UPLOAD_BYTES)
     assert_error(_post(service, _pair(huge), {"method": "ssim"}), 413, "file_too_large")
+
+
+def test_streamed_body_over_the_limit_is_refused_while_it_arrives(service: Service) -> None:
+    """Without a declared length (chunked transfer) the body is counted as it comes."""
+
+    def chunks() -> Iterator[bytes]:
+        yield b'--x\r\nContent-Disposition: form-data; name="image_a"; filename="a"\r\n\r\n'
+        for _ in range(3 * MAX_UPLOAD_BYTES // 65536 + 1):
+            yield b"\0" * 65536
+
+    with service.client() as client:
+        response = client.post(
+            "/api/v1/compare",
+            content=chunks(),
+            headers={"Content-Type": "multipart/form-data; boundary=x"},
+        )
+    assert "content-length" not in response.request.headers
+    error = assert_error(response, 413, "file_too_large")
+    assert error["detail"]["limit_bytes"] > 2 * MAX_UPLOAD_BYTES  # the whole body's limit
+    assert service.health()["status"] == "ok"
 
 
 def test_decompression_bomb_is_413(service: Service) -> None:
