@@ -1,4 +1,8 @@
-"""Objects the routes need, taken from the app state (set up once in the lifespan)."""
+"""Objects the routes need, taken from the app state (set up once in the lifespan).
+
+Async on purpose: FastAPI runs a plain ``def`` dependency in a worker thread, a hand-off per
+dependency per request for what is only an attribute lookup.
+"""
 
 from __future__ import annotations
 
@@ -11,17 +15,17 @@ from api.worker_client import WorkerClient
 from shared.settings import Settings
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     """The settings the app was created with."""
     return request.app.state.settings
 
 
-def get_worker(request: Request) -> WorkerClient:
+async def get_worker(request: Request) -> WorkerClient:
     """The shared worker client."""
     return request.app.state.worker
 
 
-def get_supervisor(request: Request) -> WorkerSupervisor:
+async def get_supervisor(request: Request) -> WorkerSupervisor:
     """The worker supervisor."""
     return request.app.state.supervisor
 

@@ -5,6 +5,8 @@ File names and client-declared content types are never trusted: only the bytes d
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from fastapi import UploadFile
 from starlette.concurrency import run_in_threadpool
 
@@ -13,11 +15,15 @@ from shared.image_header import ImageHeader, read_image_header
 from shared.settings import Settings
 
 
-async def read_checked_upload(
-    upload: UploadFile, field: str, settings: Settings
-) -> tuple[bytes, ImageHeader]:
-    """The file's bytes, once it is known to be a supported image within the limits."""
-    limit = settings.max_upload_bytes
+@dataclass(frozen=True)
+class CheckedUpload:
+    """An upload's bytes, once they are known to be a supported image within the limits."""
+
+    data: bytes
+    header: ImageHeader
+
+
+async def _read_within_limit(upload: UploadFile, field: str, limit: int) -> bytes:
     data = await upload.read(limit + 1)
     if len(data) > limit:
         raise ServiceError(
@@ -26,13 +32,33 @@ async def read_checked_upload(
             f"{field} is larger than the limit of {limit:,} bytes.",
             {"field": field, "limit_bytes": limit},
         )
-    header = await run_in_threadpool(read_image_header, data, field, settings.max_image_pixels)
-    return data, header
+    return data
 
 
-def describe_uploads(*uploads: tuple[bytes, ImageHeader]) -> dict[str, object]:
+async def read_checked_pair(
+    first: tuple[UploadFile, str], second: tuple[UploadFile, str], settings: Settings
+) -> tuple[CheckedUpload, CheckedUpload]:
+    """Both files, size-checked, then header-checked in one trip to a thread (a header is cheap
+    to read, but a crafted file can make it slow, so never on the event loop)."""
+    data = [
+        await _read_within_limit(upload, field, settings.max_upload_bytes)
+        for upload, field in (first, second)
+    ]
+    fields = (first[1], second[1])
+
+    def sniff() -> tuple[CheckedUpload, CheckedUpload]:
+        a, b = (
+            CheckedUpload(content, read_image_header(content, field, settings.max_image_pixels))
+            for content, field in zip(data, fields, strict=True)
+        )
+        return a, b
+
+    return await run_in_threadpool(sniff)
+
+
+def describe_uploads(*uploads: CheckedUpload) -> dict[str, object]:
     """Sizes for the access log: bytes and declared pixels, nothing about the content."""
     return {
-        "bytes": [len(data) for data, _ in uploads],
-        "pixels": [[header.width, header.height] for _, header in uploads],
+        "bytes": [len(upload.data) for upload in uploads],
+        "pixels": [[upload.header.width, upload.header.height] for upload in uploads],
     }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Annotated
 
@@ -13,7 +12,7 @@ from api.admission import AdmittedDep, require_api_key
 from api.dependencies import SettingsDep, WorkerDep
 from api.observability import request_id_of, request_state
 from api.routes.responses import COMPARE_ERRORS
-from api.uploads import describe_uploads, read_checked_upload
+from api.uploads import describe_uploads, read_checked_pair
 from shared.methods import MethodChoice
 from shared.schemas import CompareAllResult, CompareResult, HeatmapFormat
 
@@ -67,15 +66,14 @@ async def compare(
     started = time.perf_counter()
     log_fields = request_state(request.scope)
     log_fields["method"] = method.value
-    (data_a, header_a), (data_b, header_b) = await asyncio.gather(
-        read_checked_upload(image_a, "image_a", settings),
-        read_checked_upload(image_b, "image_b", settings),
+    upload_a, upload_b = await read_checked_pair(
+        (image_a, "image_a"), (image_b, "image_b"), settings
     )
-    log_fields.update(describe_uploads((data_a, header_a), (data_b, header_b)))
+    log_fields.update(describe_uploads(upload_a, upload_b))
     result = await worker.compare(
         method.value,
-        data_a,
-        data_b,
+        upload_a.data,
+        upload_b.data,
         align=align,
         heatmap_format=heatmap_format,
         request_id=request_id_of(request.scope),

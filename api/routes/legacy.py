@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
@@ -11,7 +10,7 @@ from api.admission import AdmittedDep, require_api_key
 from api.dependencies import SettingsDep, WorkerDep
 from api.observability import request_id_of, request_state
 from api.routes.responses import COMPARE_ERRORS
-from api.uploads import describe_uploads, read_checked_upload
+from api.uploads import describe_uploads, read_checked_pair
 from shared.errors import ErrorCode, ServiceError
 from shared.methods import MethodName, parse_method_name
 from shared.schemas import HeatmapFormat, LegacyCompareResult
@@ -52,15 +51,12 @@ async def compare_legacy(
         )
     log_fields = request_state(request.scope)
     log_fields["method"] = method.value
-    (data_a, header_a), (data_b, header_b) = await asyncio.gather(
-        read_checked_upload(image1, "image1", settings),
-        read_checked_upload(image2, "image2", settings),
-    )
-    log_fields.update(describe_uploads((data_a, header_a), (data_b, header_b)))
+    upload_a, upload_b = await read_checked_pair((image1, "image1"), (image2, "image2"), settings)
+    log_fields.update(describe_uploads(upload_a, upload_b))
     result = await worker.compare(
         method.value,
-        data_a,
-        data_b,
+        upload_a.data,
+        upload_b.data,
         heatmap_format=HeatmapFormat.PNG,  # the original contract promised a PNG
         request_id=request_id_of(request.scope),
     )
