@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -50,6 +51,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.supervisor = supervisor
         app.state.worker = worker
         await supervisor.start()
+        # What exists now lives as long as the process; frozen, the collector never walks it
+        # again (a full collection over it took 19 ms, a pause for every request in flight).
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:

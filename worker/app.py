@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import threading
@@ -55,6 +56,11 @@ class ModelLoader:
             log.info("loading %s", cnn.name)
             cnn.load()
             log.info("%s: %s", cnn.name, cnn.availability().state)
+        # TensorFlow and the models leave some 400,000 objects behind that live as long as the
+        # process. Frozen, the collector never walks them again: a full collection over them
+        # took 210 ms, a pause every request in flight would have felt.
+        gc.collect()
+        gc.freeze()
         self.done.set()
 
 
