@@ -40,18 +40,16 @@ async def read_checked_pair(
 ) -> tuple[CheckedUpload, CheckedUpload]:
     """Both files, size-checked, then header-checked in one trip to a thread (a header is cheap
     to read, but a crafted file can make it slow, so never on the event loop)."""
-    data = [
-        await _read_within_limit(upload, field, settings.max_upload_bytes)
-        for upload, field in (first, second)
-    ]
-    fields = (first[1], second[1])
+    (upload_a, field_a), (upload_b, field_b) = first, second
+    data_a = await _read_within_limit(upload_a, field_a, settings.max_upload_bytes)
+    data_b = await _read_within_limit(upload_b, field_b, settings.max_upload_bytes)
 
     def sniff() -> tuple[CheckedUpload, CheckedUpload]:
-        a, b = (
-            CheckedUpload(content, read_image_header(content, field, settings.max_image_pixels))
-            for content, field in zip(data, fields, strict=True)
+        pixels = settings.max_image_pixels
+        return (
+            CheckedUpload(data_a, read_image_header(data_a, field_a, pixels)),
+            CheckedUpload(data_b, read_image_header(data_b, field_b, pixels)),
         )
-        return a, b
 
     return await run_in_threadpool(sniff)
 

@@ -5,7 +5,8 @@ kernel packs runnable threads onto as few vCPUs as it can) start a freshly woken
 core of the thread that woke it, and move it only once both have run for a while. Two plain
 threads decoding the two JPEGs of a request therefore ran one after the other (measured: no
 faster than decoding both in one thread), while two pinned threads take about half the time.
-Elsewhere pinning costs nothing: the threads do short jobs and sleep in between.
+Elsewhere pinning should cost little (not measured there): the threads do short jobs and
+sleep in between.
 """
 
 from __future__ import annotations
