@@ -347,14 +347,15 @@ def peak_rss_mb(pid: int) -> float:
 
 def start_server(args: list[str], health_url: str, log_path: Path) -> subprocess.Popen[bytes]:
     """``python bench/<args>`` in its own process group, once ``health_url`` answers."""
-    process = subprocess.Popen(
-        [sys.executable, str(REPO / "bench" / args[0]), *args[1:]],
-        cwd=REPO,
-        stdout=log_path.open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
-    )
+    with log_path.open("wb") as log:  # the child writes to its own copy of the descriptor
+        process = subprocess.Popen(
+            [sys.executable, str(REPO / "bench" / args[0]), *args[1:]],
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+        )
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and process.poll() is None:
         with contextlib.suppress(httpx.HTTPError):
