@@ -32,7 +32,6 @@ class Admission:
         if self.inflight >= self.limit:
             self.metrics.rejected.labels("queue_full").inc()
             raise ServiceError(
-                429,
                 ErrorCode.TOO_MANY_REQUESTS,
                 f"The service is busy: {self.limit} comparisons are already in progress. "
                 f"Retry after {self.retry_after_s} s.",
@@ -71,7 +70,6 @@ async def require_api_key(
     if x_api_key is None or not hmac.compare_digest(x_api_key.encode(), expected.encode()):
         request.app.state.metrics.rejected.labels("unauthorized").inc()
         raise ServiceError(
-            401,
             ErrorCode.UNAUTHORIZED,
             "This service requires an API key: send it in the X-API-Key header.",
             headers={"WWW-Authenticate": "ApiKey"},

@@ -27,7 +27,6 @@ async def _read_within_limit(upload: UploadFile, field: str, limit: int) -> byte
     data = await upload.read(limit + 1)
     if len(data) > limit:
         raise ServiceError(
-            413,
             ErrorCode.FILE_TOO_LARGE,
             f"{field} is larger than the limit of {limit:,} bytes.",
             {"field": field, "limit_bytes": limit},

@@ -44,7 +44,6 @@ class WorkerClient:
             message += f" Reason: {reason}."
         message += " Try again in a few seconds."
         return ServiceError(
-            503,
             ErrorCode.WORKER_UNAVAILABLE,
             message,
             {"worker_state": state},
@@ -64,7 +63,6 @@ class WorkerClient:
             if isinstance(exc, httpx.ConnectTimeout):
                 raise self._unavailable("connecting to it timed out") from exc
             raise ServiceError(
-                504,
                 ErrorCode.WORKER_TIMEOUT,
                 f"The model worker did not answer within {self.settings.worker_timeout_s:g} s. "
                 f"Try smaller images or try again later.",
@@ -82,13 +80,11 @@ class WorkerClient:
             error = ErrorResponse.model_validate_json(response.content).error
         except ValidationError:
             raise ServiceError(
-                503,
                 ErrorCode.WORKER_UNAVAILABLE,
                 f"The model worker answered {response.status_code} without an explanation.",
             ) from None
         retry_after = response.headers.get("Retry-After")
         raise ServiceError(
-            response.status_code,
             error.code,
             error.message,
             error.detail,

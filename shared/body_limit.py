@@ -27,7 +27,6 @@ class BodySizeLimitMiddleware:
 
     def _error(self) -> ServiceError:
         return ServiceError(
-            413,
             ErrorCode.FILE_TOO_LARGE,
             f"The request body is larger than the limit of {self.max_body_bytes:,} bytes.",
             {"limit_bytes": self.max_body_bytes},

@@ -61,23 +61,49 @@ class ErrorResponse(BaseModel):
     error: ErrorInfo
 
 
+ERROR_STATUS: dict[ErrorCode, int] = {
+    ErrorCode.MALFORMED_REQUEST: 400,
+    ErrorCode.UNAUTHORIZED: 401,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.METHOD_NOT_ALLOWED: 405,
+    ErrorCode.FILE_TOO_LARGE: 413,
+    ErrorCode.IMAGE_TOO_LARGE: 413,
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
+    ErrorCode.VALIDATION_ERROR: 422,
+    ErrorCode.UNKNOWN_METHOD: 422,
+    ErrorCode.EMPTY_FILE: 422,
+    ErrorCode.IMAGE_TOO_SMALL: 422,
+    ErrorCode.CORRUPT_IMAGE: 422,
+    ErrorCode.TOO_MANY_REQUESTS: 429,
+    ErrorCode.INTERNAL_ERROR: 500,
+    ErrorCode.METHOD_UNAVAILABLE: 503,
+    ErrorCode.WORKER_UNAVAILABLE: 503,
+    ErrorCode.WORKER_TIMEOUT: 504,
+    ErrorCode.MODEL_TIMEOUT: 504,
+}
+"""The one HTTP status of each error code, on the gateway and on the worker alike."""
+
+
 class ServiceError(Exception):
-    """An error that becomes an ``ErrorResponse`` with its HTTP status."""
+    """An error that becomes an ``ErrorResponse``; its HTTP status follows from its code."""
 
     def __init__(
         self,
-        status_code: int,
         code: ErrorCode,
         message: str,
         detail: Any = None,
         headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
-        self.status_code = status_code
         self.code = code
         self.message = message
         self.detail = detail
         self.headers = headers
+
+    @property
+    def status_code(self) -> int:
+        """The HTTP status, from ``ERROR_STATUS``."""
+        return ERROR_STATUS[self.code]
 
     def to_response(self) -> ErrorResponse:
         """The body to send for this error."""

@@ -15,11 +15,14 @@ from shared.errors import ErrorCode, ServiceError
 
 log = logging.getLogger(__name__)
 
-_STATUS_CODES = {
+_FRAMEWORK_CODES = {
     400: ErrorCode.MALFORMED_REQUEST,
     404: ErrorCode.NOT_FOUND,
     405: ErrorCode.METHOD_NOT_ALLOWED,
+    413: ErrorCode.FILE_TOO_LARGE,
 }
+"""The code of each status the framework itself raises; any other is a malformed request (4xx)
+or an internal error (5xx), so that a code always has its one status."""
 
 
 def error_json(error: ServiceError, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -68,25 +71,27 @@ def install_error_handlers(app: FastAPI) -> None:
             {"loc": error.get("loc"), "msg": error.get("msg"), "type": error.get("type")}
             for error in errors
         ]
-        return error_json(ServiceError(422, code, message, detail))
+        return error_json(ServiceError(code, message, detail))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = _STATUS_CODES.get(exc.status_code, ErrorCode.VALIDATION_ERROR)
+        fallback = (
+            ErrorCode.INTERNAL_ERROR if exc.status_code >= 500 else ErrorCode.MALFORMED_REQUEST
+        )
+        code = _FRAMEWORK_CODES.get(exc.status_code, fallback)
         where = f"{request.method} {request.url.path}"
         message = {
             404: f"There is nothing at {where}; the API is described at /docs.",
             405: f"{where} is not allowed; the API is described at /docs.",
             400: f"{where}: the body could not be read ({exc.detail}); send multipart/form-data.",
         }.get(exc.status_code, f"{where}: {exc.detail}")
-        return error_json(ServiceError(exc.status_code, code, message), headers=exc.headers)
+        return error_json(ServiceError(code, message), headers=exc.headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return error_json(
             ServiceError(
-                500,
                 ErrorCode.INTERNAL_ERROR,
                 "The service hit an unexpected error; it has been logged. Please try again.",
                 {"type": type(exc).__name__},

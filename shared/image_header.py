@@ -43,9 +43,7 @@ def read_image_header(data: bytes, field: str, max_pixels: int) -> ImageHeader:
     ``max_pixels``: a decompression bomb is refused before a single pixel is decoded).
     """
     if not data:
-        raise ServiceError(
-            422, ErrorCode.EMPTY_FILE, f"{field} is an empty file.", {"field": field}
-        )
+        raise ServiceError(ErrorCode.EMPTY_FILE, f"{field} is an empty file.", {"field": field})
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -55,21 +53,19 @@ def read_image_header(data: bytes, field: str, max_pixels: int) -> ImageHeader:
         raise _too_many_pixels(field, None, max_pixels) from exc
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise ServiceError(
-            415,
             ErrorCode.UNSUPPORTED_MEDIA_TYPE,
             f"{field} is not a readable image. Send JPEG, PNG, WebP, GIF, BMP or TIFF.",
             {"field": field, "reason": type(exc).__name__},
         ) from exc
     if header.format not in ACCEPTED_FORMATS:
         raise ServiceError(
-            415,
             ErrorCode.UNSUPPORTED_MEDIA_TYPE,
             f"{field} is a {header.format} image; send JPEG, PNG, WebP, GIF, BMP or TIFF.",
             {"field": field, "format": header.format},
         )
     if header.width < 1 or header.height < 1:
         raise ServiceError(
-            422, ErrorCode.CORRUPT_IMAGE, f"{field} declares no pixels.", {"field": field}
+            ErrorCode.CORRUPT_IMAGE, f"{field} declares no pixels.", {"field": field}
         )
     pixels = header.width * header.height
     if pixels > max_pixels:
@@ -80,7 +76,6 @@ def read_image_header(data: bytes, field: str, max_pixels: int) -> ImageHeader:
 def _too_many_pixels(field: str, size: tuple[int, int] | None, max_pixels: int) -> ServiceError:
     declared = f"{size[0]}x{size[1]} pixels" if size else "more pixels than Pillow allows"
     return ServiceError(
-        413,
         ErrorCode.IMAGE_TOO_LARGE,
         f"{field} declares {declared}; the limit is {max_pixels:,} pixels.",
         {"field": field, "size": list(size) if size else None, "limit_pixels": max_pixels},

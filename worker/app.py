@@ -131,7 +131,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         body = await request.body()  # bounded by BodySizeLimitMiddleware
         if image_a_bytes > len(body):
             raise ServiceError(
-                422,
                 ErrorCode.MALFORMED_REQUEST,
                 f"image_a_bytes={image_a_bytes} is longer than the body ({len(body)} bytes).",
             )

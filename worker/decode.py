@@ -76,7 +76,6 @@ def decode_image(
         raise
     except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombWarning) as exc:
         raise ServiceError(
-            422,
             ErrorCode.CORRUPT_IMAGE,
             f"{field} could not be decoded: the file is truncated or corrupt.",
             {"field": field, "reason": str(exc)[:200]},

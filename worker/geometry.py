@@ -68,7 +68,6 @@ def check_min_side(a: np.ndarray, b: np.ndarray, min_side: int) -> None:
     for label, pixels in (("image_a", a), ("image_b", b)):
         if min(pixels.shape[:2]) < min_side:
             raise ServiceError(
-                422,
                 ErrorCode.IMAGE_TOO_SMALL,
                 f"{label} is {pixels.shape[1]}x{pixels.shape[0]} pixels; this method needs at "
                 f"least {min_side}x{min_side}.",

@@ -46,7 +46,6 @@ def _require_ready(registry: Registry, method_name: MethodName) -> None:
     if availability.state is not MethodState.READY:
         title = METHOD_INFO[method_name].title
         raise ServiceError(
-            503,
             ErrorCode.METHOD_UNAVAILABLE,
             availability.reason or f"{title} is not ready yet; try again shortly.",
             {"method": str(method_name), "state": str(availability.state)},

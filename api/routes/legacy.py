@@ -44,7 +44,6 @@ async def compare_legacy(
     if method is None:
         choices = ", ".join(name.value for name in MethodName)
         raise ServiceError(
-            422,
             ErrorCode.UNKNOWN_METHOD,
             f"Unknown model {model!r}; use one of {choices}.",
             {"field": "model"},

@@ -38,7 +38,7 @@ def test_worker_takes_a_raw_pair_and_refuses_what_no_gateway_sends(log_dir) -> N
         assert (body["image_a"]["format"], body["image_b"]["format"]) == ("JPEG", "PNG")
         assert body["image_a"]["bytes"] == len(a) and body["image_b"]["bytes"] == len(b)
         assert swapped.json()["image_a"]["format"] == "PNG"  # the split follows image_a_bytes
-        assert_error(short, 422, "malformed_request")
+        assert_error(short, 400, "malformed_request")  # the status the gateway gives it
         assert_error(huge, 413, "file_too_large")
         assert unknown.status_code == 422
         assert again.status_code == 200 and again.json()["score"] == body["score"]

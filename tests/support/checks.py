@@ -8,6 +8,8 @@ import io
 import httpx
 from PIL import Image
 
+from shared.errors import ERROR_STATUS, ErrorCode
+
 
 def decode_data_url(url: str, image_format: str = "jpeg") -> Image.Image:
     """The picture inside a ``data:image/<format>;base64,`` URL, checked to be that format."""
@@ -27,5 +29,6 @@ def assert_error(response: httpx.Response, status: int, code: str) -> dict:
     assert set(body) == {"error"}
     assert set(body["error"]) == {"code", "message", "detail"}
     assert body["error"]["code"] == code, body
+    assert ERROR_STATUS[ErrorCode(code)] == status, f"{code} has one status: {ERROR_STATUS}"
     assert len(body["error"]["message"]) > 10
     return body["error"]

@@ -336,7 +336,6 @@ class CnnMethod:
         batcher = self._batcher
         if batcher is None:
             raise ServiceError(
-                503,
                 ErrorCode.METHOD_UNAVAILABLE,
                 self._reason or f"{self.title} is not loaded.",
                 {"method": str(self.name)},
@@ -363,7 +362,6 @@ class CnnMethod:
             computed = [future.result(timeout=self.settings.worker_timeout_s) for future in futures]
         except TimeoutError as exc:
             raise ServiceError(
-                504,
                 ErrorCode.MODEL_TIMEOUT,
                 f"{self.title} did not answer within {self.settings.worker_timeout_s:g} s; "
                 f"the service is overloaded. Try again later.",
