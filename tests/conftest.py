@@ -8,11 +8,20 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.paths import WEIGHTS
+from tests.support.paths import WEIGHTS, WHERE_TO_PUT_IT, in_ci, missing_data
 from tests.support.service import Service, running_service
 
 MAX_UPLOAD_BYTES = 3_000_000
 MAX_IMAGE_PIXELS = 20_000_000
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Under CI, missing shared data stops the run before any test, with one clear message:
+    otherwise the published-value checks would be skipped and the run would still look green."""
+    missing = missing_data()
+    if in_ci() and missing:
+        listed = ", ".join(str(path) for path in missing)
+        raise pytest.UsageError(f"CI is set and test data is missing ({listed}): {WHERE_TO_PUT_IT}")
 
 
 @pytest.fixture(scope="session")
