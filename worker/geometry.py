@@ -2,9 +2,12 @@
 
 Policy (also stated in the README and in every structural result): when alignment is asked for
 and succeeds, B is warped onto A's pixel grid and only the part of A that B covers is compared.
-Otherwise the larger image (by area) is scaled down, keeping its aspect ratio, until it just
-covers the smaller one, then centre-cropped to the smaller one's size. Upscaling never happens,
-so no detail is invented; parts of A without a counterpart in B are reported as such.
+Otherwise, when one image is at least as large as the other on both sides, it is scaled down,
+keeping its aspect ratio, until it just covers the smaller one, then centre-cropped to the
+smaller one's size. When neither covers the other (A wider, B taller, or the reverse), both are
+centre-cropped, unscaled, to their common window: scaling either down would only shrink that
+window. No image is ever scaled up, on either side, so no detail is invented; parts of A
+without a counterpart in B are reported as such.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import numpy as np
 from shared.errors import ErrorCode, ServiceError
 from shared.schemas import AlignmentInfo
 from worker.alignment import register
+
+NO_COUNTERPART_NOTE = " Grey areas of the heatmap were cropped away and have no counterpart in B."
 
 
 @dataclass(frozen=True)
@@ -45,15 +50,19 @@ class CommonFrame:
         return full
 
 
-def resize_to_cover(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Scale ``pixels`` keeping aspect ratio so that it covers ``height x width``."""
+def shrink_to_cover(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Scale ``pixels`` down, keeping its aspect ratio, until it just covers ``height x width``.
+
+    ``ValueError`` when that would need scaling up: the caller picks the image that covers.
+    """
     src_h, src_w = pixels.shape[:2]
+    if height > src_h or width > src_w:
+        raise ValueError(f"{src_w}x{src_h} does not cover {width}x{height}; no upscaling")
     scale = max(height / src_h, width / src_w)
     new_w, new_h = max(width, round(src_w * scale)), max(height, round(src_h * scale))
     if (new_h, new_w) == (src_h, src_w):
         return pixels
-    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    return cv2.resize(pixels, (new_w, new_h), interpolation=interpolation)
+    return cv2.resize(pixels, (new_w, new_h), interpolation=cv2.INTER_AREA)
 
 
 def centre_crop(pixels: np.ndarray, height: int, width: int) -> tuple[np.ndarray, tuple[int, int]]:
@@ -95,26 +104,41 @@ def prepare_pair(a: np.ndarray, b: np.ndarray, *, align: bool, min_side: int = 1
 
 
 def common_frame(a: np.ndarray, b: np.ndarray, *, min_side: int = 1) -> CommonFrame:
-    """Scale and crop the larger of ``a`` and ``b`` onto the smaller one's size."""
+    """``a`` and ``b`` in one frame by the scale-and-crop policy (module docstring)."""
     check_min_side(a, b, min_side)
     return _scale_and_crop(a, b)
+
+
+def _covers(larger: tuple[int, int], smaller: tuple[int, int]) -> bool:
+    return larger[0] >= smaller[0] and larger[1] >= smaller[1]
 
 
 def _scale_and_crop(a: np.ndarray, b: np.ndarray) -> CommonFrame:
     (ah, aw), (bh, bw) = a.shape[:2], b.shape[:2]
     if (ah, aw) == (bh, bw):
         return CommonFrame(a, b, (ah, aw), (0, 0), "Both images have the same size.")
-    if ah * aw <= bh * bw:
-        scaled = resize_to_cover(b, ah, aw)
+    if _covers((bh, bw), (ah, aw)):
+        scaled = shrink_to_cover(b, ah, aw)
         cropped, _ = centre_crop(scaled, ah, aw)
         note = f"Image B ({bw}x{bh}) was {_scaled_note(b, scaled)}centre-cropped to A's {aw}x{ah}."
         return CommonFrame(a, cropped, (ah, aw), (0, 0), note)
-    scaled = resize_to_cover(a, bh, bw)
-    cropped, offset = centre_crop(scaled, bh, bw)
-    note = f"Image A ({aw}x{ah}) was {_scaled_note(a, scaled)}centre-cropped to B's {bw}x{bh}."
-    if scaled.shape[:2] != (bh, bw):
-        note += " Grey areas of the heatmap were cropped away and have no counterpart in B."
-    return CommonFrame(cropped, b, scaled.shape[:2], offset, note)
+    if _covers((ah, aw), (bh, bw)):
+        scaled = shrink_to_cover(a, bh, bw)
+        cropped, offset = centre_crop(scaled, bh, bw)
+        note = f"Image A ({aw}x{ah}) was {_scaled_note(a, scaled)}centre-cropped to B's {bw}x{bh}."
+        if scaled.shape[:2] != (bh, bw):
+            note += NO_COUNTERPART_NOTE
+        return CommonFrame(cropped, b, scaled.shape[:2], offset, note)
+    height, width = min(ah, bh), min(aw, bw)
+    crop_a, offset = centre_crop(a, height, width)
+    crop_b, _ = centre_crop(b, height, width)
+    wider, taller = ("A", "B") if aw > bw else ("B", "A")
+    note = (
+        f"Neither image covers the other (A is {aw}x{ah}, B {bw}x{bh}: {wider} is wider, "
+        f"{taller} taller), so both were centre-cropped, without scaling, to their common "
+        f"{width}x{height}; the rest of either was not compared.{NO_COUNTERPART_NOTE}"
+    )
+    return CommonFrame(crop_a, crop_b, (ah, aw), offset, note)
 
 
 def _scaled_note(original: np.ndarray, scaled: np.ndarray) -> str:
