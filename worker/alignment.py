@@ -70,8 +70,8 @@ def estimate_transform(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray | None,
     good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < RATIO_TEST * p[1].distance]
     if len(good) < 3:
         return None, len(good), 0
-    points_b = np.float32([keys_b[m.queryIdx].pt for m in good]) / scale_b
-    points_a = np.float32([keys_a[m.trainIdx].pt for m in good]) / scale_a
+    points_b = np.array([keys_b[m.queryIdx].pt for m in good], np.float32) / scale_b
+    points_a = np.array([keys_a[m.trainIdx].pt for m in good], np.float32) / scale_a
     matrix, inlier_mask = cv2.estimateAffinePartial2D(
         points_b,
         points_a,

@@ -48,7 +48,8 @@ def colorize(difference: np.ndarray) -> np.ndarray:
     """
     values = np.array(difference, dtype=np.float32)  # a copy: NaNs are patched in place
     cv2.patchNaNs(values, 0.0)
-    levels = cv2.convertScaleAbs(cv2.max(values, 0.0), alpha=255.0)  # rounds; above 1 -> 255
+    _, non_negative = cv2.threshold(values, 0.0, 0.0, cv2.THRESH_TOZERO)  # max(values, 0)
+    levels = cv2.convertScaleAbs(non_negative, alpha=255.0)  # rounds; above 1 -> 255
     return cv2.cvtColor(cv2.applyColorMap(levels, cv2.COLORMAP_TURBO), cv2.COLOR_BGR2RGB)
 
 
