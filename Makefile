@@ -1,22 +1,29 @@
 # The two commands: `make run` (install and start the service) and `make test` (install what the
 # tests need and run them). Both create .venv on first use; nothing else needs installing by hand.
+# Python packages come from pyproject.toml at the versions pinned in constraints.txt (the ones
+# the suite was tested with); a change to either file reinstalls.
 
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+CONSTRAINTS := constraints.txt
+PIP_INSTALL := $(BIN)/python -m pip install --quiet -c $(CONSTRAINTS)
 
-.PHONY: run test lint format bench calibrate clean
+.PHONY: run test lint format bench calibrate constraints clean
 
 $(BIN)/python:
+	@echo "make: creating the virtual environment $(VENV) with $(PYTHON)"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --upgrade -c $(CONSTRAINTS) pip
 
-$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+$(VENV)/.installed-run: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
+	@echo "make: installing the service and its dependencies into $(VENV) (pip, versions from $(CONSTRAINTS))"
+	$(PIP_INSTALL) -e .
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+$(VENV)/.installed-test: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
+	@echo "make: installing the service and the test tools (pytest, ruff, mypy, playwright, schemathesis, matplotlib) into $(VENV) (pip, versions from $(CONSTRAINTS))"
+	$(PIP_INSTALL) -e '.[test]'
 	touch $@ $(VENV)/.installed-run
 
 ## Install and start the gateway on http://127.0.0.1:8000 (it starts the model worker itself).
@@ -46,5 +53,13 @@ bench: $(VENV)/.installed-test
 calibrate: $(VENV)/.installed-test
 	$(BIN)/python tools/calibrate.py
 
+## Re-pin constraints.txt to what .venv holds now (after an upgrade that passed `make test`):
+## Its comments and the line with an environment marker are kept, the rest is pip freeze (less the
+## project itself, and setuptools, which only builds it and comes from pyproject.toml's build-system).
+constraints: $(VENV)/.installed-test
+	{ grep -e '^#' -e ';' $(CONSTRAINTS); \
+	  $(BIN)/python -m pip freeze --all --exclude-editable --exclude setuptools; } > $(CONSTRAINTS).new
+	mv $(CONSTRAINTS).new $(CONSTRAINTS)
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache test-output
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache test-output
