@@ -105,7 +105,7 @@ def rss_mb(pid: int) -> float:
 async def run_load(base: str, count: int, clients: int, pool: list[bytes], seed: int):
     rng = random.Random(seed)
     requests = [build_request(rng, pool) for _ in range(count)]
-    statuses: collections.Counter[tuple[str, int]] = collections.Counter()
+    statuses: collections.Counter[tuple[str, int | str]] = collections.Counter()
     latencies: list[float] = []
     queue: asyncio.Queue[int] = asyncio.Queue()
     for index in range(count):
@@ -129,7 +129,7 @@ async def run_load(base: str, count: int, clients: int, pool: list[bytes], seed:
 
 
 def report(statuses, latencies, wall: float, rss: dict[str, float]) -> None:
-    by_status = collections.Counter()
+    by_status: collections.Counter[int | str] = collections.Counter()
     for (_, status), count in statuses.items():
         by_status[status] += count
     print(

@@ -35,7 +35,9 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
+from typing import Any, TypeVar
 
 import cv2
 import httpx
@@ -69,8 +71,11 @@ def p95_ms(samples: list[float]) -> float:
     return round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))] * 1000, 2)
 
 
-def timed(function: Callable[[], object], runs: int) -> tuple[list[float], object]:
-    samples, result = [], None
+Result = TypeVar("Result")
+
+
+def timed(function: Callable[[], Result], runs: int) -> tuple[list[float], Result]:
+    samples: list[float] = []
     for _ in range(runs):
         start = time.perf_counter()
         result = function()
@@ -192,8 +197,8 @@ def bench_forward_and_bf16(factory: ImageFactory) -> tuple[dict, dict[str, CnnMe
         full = load_cnn(name, "float32")
         half = load_cnn(name, "bfloat16")
         full.forward(batch), half.forward(batch)  # warm
-        full_times, _ = timed(lambda m=full: m.forward(batch), 15)
-        half_times, _ = timed(lambda m=half: m.forward(batch), 15)
+        full_times, _ = timed(partial(full.forward, batch), 15)
+        half_times, _ = timed(partial(half.forward, batch), 15)
         options = CompareOptions()
         score_full = [full.compare(a, b, options).score for a, b in decoded]
         score_half = [half.compare(a, b, options).score for a, b in decoded]
@@ -528,7 +533,7 @@ def main() -> None:
     photos = base_photos()
     factory = ImageFactory(photos)
     started = time.time()
-    results = {
+    results: dict[str, Any] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
         "ssim": bench_ssim(photos),

@@ -100,8 +100,9 @@ def load_photos(folder: Path) -> list[Photo]:
 
 def _jpeg(pixels: np.ndarray, quality: int) -> np.ndarray:
     ok, encoded = cv2.imencode(".jpg", pixels[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
-    assert ok
-    return cv2.imdecode(encoded, cv2.IMREAD_COLOR)[..., ::-1].copy()
+    decoded = cv2.imdecode(encoded, cv2.IMREAD_COLOR)
+    assert ok and decoded is not None
+    return decoded[..., ::-1].copy()
 
 
 def _noise(pixels: np.ndarray, sigma: float) -> np.ndarray:
@@ -384,8 +385,8 @@ def main() -> None:
             f"{name.value:>13}: thresholds {entry['thresholds']}, accuracy {entry['accuracy']}, "
             f"overall {entry['overall_accuracy']}"
         )
-    for name, reason in skipped.items():
-        print(f"{name:>13}: not calibrated: {reason}")
+    for method_name, reason in skipped.items():
+        print(f"{method_name:>13}: not calibrated: {reason}")
     document = {
         "generated_by": "tools/calibrate.py (make calibrate)",
         "photos": f"{len(photos)} photos: shared/eval/photos and scikit-image "
