@@ -1,21 +1,51 @@
-"""Backpressure and access control in front of the worker.
+"""Access control and backpressure at the gateway's front door, decided before any body is read.
 
-The gateway forwards at most ``max_inflight`` comparisons at once; the next one is refused at
-once with 429 and ``Retry-After`` rather than queued without bound. With an API key configured,
-the API routes require it.
+FastAPI parses a multipart form before it resolves a route's dependencies, so a check made there
+comes after two whole uploads (up to ~40 MB) were received and parsed. ``FrontDoorMiddleware``
+decides from the request line and headers alone: a missing or wrong key gets 401, a comparison
+that is not ``multipart/form-data`` gets 400, a comparison over ``max_inflight`` gets 429 with
+``Retry-After``, each before the body is asked for (uvicorn drops what the client still sends
+without buffering it; a client that sent ``Expect: 100-continue`` never sends it). An admitted
+comparison holds its slot until its answer is sent, so the limit bounds upload parsing as well
+as the worker hop.
 """
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import AsyncIterator
+import time
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Security
+from fastapi.security import APIKeyHeader
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.observability import GatewayMetrics
 from shared.errors import ErrorCode, ServiceError
+from shared.http_errors import error_json
 from shared.settings import Settings
+
+API_KEY_HEADER = "X-API-Key"
+PROTECTED_PREFIX = "/api/v1/"
+COMPARE_PATHS = frozenset({"/api/v1/compare", "/compare"})
+"""The routes that forward a comparison to the worker: each one holds an in-flight slot."""
+
+api_key_scheme = APIKeyHeader(
+    name=API_KEY_HEADER,
+    auto_error=False,
+    scheme_name="APIKeyHeader",
+    description="The API key, when the service is configured with one (ISC_API_KEY).",
+)
+
+
+async def require_api_key(
+    _key: Annotated[str | None, Security(api_key_scheme)] = None,
+) -> None:
+    """Route dependency that puts the key in the OpenAPI document (and Swagger's Authorize
+    button). The check itself is ``FrontDoorMiddleware``'s: here it would come too late, after
+    the body was parsed."""
 
 
 class Admission:
@@ -47,33 +77,78 @@ class Admission:
         self.metrics.inflight.set(self.inflight)
 
 
-async def admitted(request: Request) -> AsyncIterator[None]:
-    """Dependency: hold an in-flight slot for the duration of the request."""
-    admission: Admission = request.app.state.admission
-    admission.enter()
-    try:
-        yield
-    finally:
-        admission.leave()
+def received_at(scope: Scope) -> float:
+    """When the front door let this comparison in (``perf_counter``): the start of total_ms."""
+    return float(scope.get("state", {}).get("received_at", time.perf_counter()))
 
 
-async def require_api_key(
-    request: Request,
-    x_api_key: Annotated[
-        str | None, Header(description="The API key, when the service is configured with one.")
-    ] = None,
-) -> None:
-    """Dependency: 401 unless the configured key (if any) was sent."""
-    expected: str | None = request.app.state.settings.api_key
-    if not expected:
-        return
-    if x_api_key is None or not hmac.compare_digest(x_api_key.encode(), expected.encode()):
-        request.app.state.metrics.rejected.labels("unauthorized").inc()
+def _require_multipart(headers: Headers) -> None:
+    """A comparison's files come as multipart parts; anything else (JSON, say) would only get
+    a puzzling 'image_a is required' once the framework found no form in it."""
+    content_type = headers.get("content-type", "")
+    if content_type.partition(";")[0].strip().lower() != "multipart/form-data":
         raise ServiceError(
-            ErrorCode.UNAUTHORIZED,
-            "This service requires an API key: send it in the X-API-Key header.",
-            headers={"WWW-Authenticate": "ApiKey"},
+            ErrorCode.MALFORMED_REQUEST,
+            f"The body is {content_type or 'not typed'}: send multipart/form-data, with the "
+            "images as file parts (e.g. curl -F image_a=@a.png -F image_b=@b.png -F method=ssim).",
+            {"content_type": content_type or None},
         )
 
 
-AdmittedDep = Annotated[None, Depends(admitted)]
+@dataclass(frozen=True)
+class _RouteLabel:
+    """Stands for the route in the request log and metrics of a comparison refused before
+    routing (only the fixed comparison paths: never a client-chosen one, which would let
+    clients create metric labels without end)."""
+
+    path: str
+
+
+class FrontDoorMiddleware:
+    """ASGI middleware: API key, body type and in-flight slot, checked from the headers."""
+
+    def __init__(
+        self, app: ASGIApp, settings: Settings, admission: Admission, metrics: GatewayMetrics
+    ) -> None:
+        self.app = app
+        self.api_key = settings.api_key.encode() if settings.api_key else None
+        self.admission = admission
+        self.metrics = metrics
+
+    def _require_key(self, headers: Headers) -> None:
+        if self.api_key is None:
+            return
+        sent = headers.get(API_KEY_HEADER)
+        if sent is None or not hmac.compare_digest(sent.encode("latin-1"), self.api_key):
+            self.metrics.rejected.labels("unauthorized").inc()
+            raise ServiceError(
+                ErrorCode.UNAUTHORIZED,
+                f"This service requires an API key: send it in the {API_KEY_HEADER} header.",
+                headers={"WWW-Authenticate": "ApiKey"},
+            )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not (path.startswith(PROTECTED_PREFIX) or path == "/compare"):
+            await self.app(scope, receive, send)
+            return
+        comparison = scope["method"] == "POST" and path in COMPARE_PATHS
+        headers = Headers(scope=scope)
+        try:
+            self._require_key(headers)
+            if comparison:
+                _require_multipart(headers)
+                self.admission.enter()
+        except ServiceError as refusal:
+            if comparison:
+                scope["route"] = _RouteLabel(path)
+            await error_json(refusal)(scope, receive, send)  # never calls receive
+            return
+        if not comparison:
+            await self.app(scope, receive, send)
+            return
+        scope.setdefault("state", {})["received_at"] = time.perf_counter()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.admission.leave()

@@ -13,7 +13,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.formparsers import MultiPartParser
 
-from api.admission import Admission
+from api.admission import Admission, FrontDoorMiddleware
 from api.observability import GatewayMetrics, ObservabilityMiddleware
 from api.routes import compare, legacy, meta
 from api.supervisor import WorkerSupervisor
@@ -75,13 +75,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         BodySizeLimitMiddleware,
         max_body_bytes=2 * settings.max_upload_bytes + MULTIPART_OVERHEAD_BYTES,
     )
+    # Outside the size limit, inside CORS and the request log: key, body type and in-flight
+    # slot are checked from the headers, before anything reads the body.
+    app.add_middleware(
+        FrontDoorMiddleware, settings=settings, admission=app.state.admission, metrics=metrics
+    )
     if settings.cors_origin_list():
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origin_list(),
             allow_methods=["GET", "POST"],
             allow_headers=["X-API-Key", "X-Request-ID"],
-            expose_headers=["X-Request-ID", "Retry-After"],
+            expose_headers=["X-Request-ID", "Retry-After", "Server-Timing"],
         )
     app.add_middleware(ObservabilityMiddleware, metrics=metrics)
     app.include_router(compare.router)

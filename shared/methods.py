@@ -20,8 +20,18 @@ class MethodName(StrEnum):
 
 ALL_METHODS = "all"
 
+
+class _AnyCase(StrEnum):
+    """A name typed as ``SSIM`` or ``Ssim`` means ``ssim``: names are matched in any case."""
+
+    @classmethod
+    def _missing_(cls, value: object) -> _AnyCase | None:
+        key = value.strip().lower() if isinstance(value, str) else None
+        return cls._value2member_map_.get(key) if key else None  # type: ignore[return-value]
+
+
 # What a client may ask for: one method, or "all" of the available ones at once.
-MethodChoice = StrEnum(  # type: ignore[misc]
+MethodChoice = _AnyCase(  # type: ignore[misc]
     "MethodChoice", {**{m.name: m.value for m in MethodName}, "ALL": ALL_METHODS}
 )
 

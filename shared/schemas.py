@@ -70,7 +70,10 @@ class Timings(BaseModel):
     worker_ms: float = Field(description="Everything inside the worker.", examples=[81.0])
     total_ms: float | None = Field(
         None,
-        description="Gateway receipt to answer, including upload checks and the worker hop.",
+        description="Gateway receipt to answer, including the upload, its checks and the "
+        "worker hop (also in the Server-Timing header). The worker leaves it null and the "
+        "gateway writes it into the answer's tail; timings must stay the last field. Null in "
+        "the per-method results of method=all.",
         examples=[95.3],
     )
     cache_hits: int = Field(
@@ -256,7 +259,11 @@ class CompareAllTimings(BaseModel):
 
     decode_ms: float = Field(description="Decoding both images, once for all methods.")
     worker_ms: float = Field(description="Everything inside the worker.", examples=[420.0])
-    total_ms: float | None = Field(None, description="Gateway receipt to answer.")
+    total_ms: float | None = Field(
+        None,
+        description="Gateway receipt to answer (also in the Server-Timing header); the worker "
+        "leaves it null for the gateway to write. Timings must stay the last field.",
+    )
     result_cache_hit: bool = Field(
         False, description="True when the stored answer to this exact request was returned."
     )

@@ -5,10 +5,9 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
 
-from api.admission import AdmittedDep, require_api_key
+from api.admission import received_at, require_api_key
 from api.dependencies import SettingsDep, WorkerDep
 from api.observability import request_id_of, request_state
 from api.routes.responses import COMPARE_ERRORS
@@ -34,13 +33,12 @@ async def compare(
         MethodChoice,
         Form(
             description="ssim, ms_ssim, pixel or phash (pixels), vgg16, resnet50 or "
-            "mobilenet_v2 (content), or all: every available method at once."
+            "mobilenet_v2 (content), or all: every available method at once. Any case."
         ),
     ],
     settings: SettingsDep,
     worker: WorkerDep,
     request: Request,
-    _slot: AdmittedDep,
     align: Annotated[
         bool | None,
         Form(
@@ -61,16 +59,17 @@ async def compare(
     JPEG, PNG, WebP, GIF (first frame), BMP and TIFF are accepted, in any colour mode; EXIF
     orientation is applied and transparency is composited over white. With ``method=all`` the
     answer is a ``CompareAllResult``: one result per method and a summary of what they say
-    together.
+    together. The body must be ``multipart/form-data`` (400 otherwise); the key and the
+    in-flight limit are checked before it is read. ``Server-Timing`` gives the gateway's and
+    the worker's time.
     """
-    started = time.perf_counter()
     log_fields = request_state(request.scope)
     log_fields["method"] = method.value
     upload_a, upload_b = await read_checked_pair(
         (image_a, "image_a"), (image_b, "image_b"), settings
     )
     log_fields.update(describe_uploads(upload_a, upload_b))
-    result = await worker.compare(
+    answer = await worker.compare(
         method.value,
         upload_a.data,
         upload_b.data,
@@ -78,6 +77,7 @@ async def compare(
         heatmap_format=heatmap_format,
         request_id=request_id_of(request.scope),
     )
-    log_fields["worker_ms"] = result["timings"]["worker_ms"]
-    result["timings"]["total_ms"] = round((time.perf_counter() - started) * 1000, 3)
-    return Response(orjson.dumps(result), media_type="application/json")
+    if answer.worker_ms is not None:
+        log_fields["worker_ms"] = answer.worker_ms
+    total_ms = round((time.perf_counter() - received_at(request.scope)) * 1000, 3)
+    return answer.response(total_ms)

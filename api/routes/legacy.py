@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+import orjson
+from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
+from starlette.concurrency import run_in_threadpool
 
-from api.admission import AdmittedDep, require_api_key
+from api.admission import require_api_key
 from api.dependencies import SettingsDep, WorkerDep
 from api.observability import request_id_of, request_state
 from api.routes.responses import COMPARE_ERRORS
@@ -30,11 +32,10 @@ async def compare_legacy(
     settings: SettingsDep,
     worker: WorkerDep,
     request: Request,
-    _slot: AdmittedDep,
     model: Annotated[
         str, Form(description="ssim, vgg16, resnet50 or mobilenet_v2 (also: mobilenet).")
     ] = MethodName.SSIM.value,
-) -> LegacyCompareResult:
+) -> Response:
     """The original endpoint: form fields ``image1``, ``image2``, ``model`` (default ``ssim``).
 
     New clients should use ``POST /api/v1/compare``, which also returns the verdict, the
@@ -52,15 +53,28 @@ async def compare_legacy(
     log_fields["method"] = method.value
     upload_a, upload_b = await read_checked_pair((image1, "image1"), (image2, "image2"), settings)
     log_fields.update(describe_uploads(upload_a, upload_b))
-    result = await worker.compare(
+    answer = await worker.compare(
         method.value,
         upload_a.data,
         upload_b.data,
         heatmap_format=HeatmapFormat.PNG,  # the original contract promised a PNG
         request_id=request_id_of(request.scope),
     )
-    return LegacyCompareResult(
-        similarity_score=round(max(0.0, min(1.0, result["score"])), 6),
-        model_used=result["method"],
-        heatmap_image=result["heatmap"],
+    # Parsing the worker's answer and writing the legacy one (megabytes, with a PNG heatmap)
+    # is CPU work: in a thread, never on the event loop.
+    legacy = await run_in_threadpool(_legacy_json, answer.body)
+    return Response(legacy, media_type="application/json")
+
+
+def _legacy_json(worker_body: bytes) -> bytes:
+    """The original contract's answer, from the worker's ``CompareResult``."""
+    result = orjson.loads(worker_body)
+    return (
+        LegacyCompareResult(
+            similarity_score=round(max(0.0, min(1.0, result["score"])), 6),
+            model_used=result["method"],
+            heatmap_image=result["heatmap"],
+        )
+        .model_dump_json()
+        .encode()
     )

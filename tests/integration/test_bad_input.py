@@ -41,6 +41,19 @@ def test_unknown_method_is_422(service: Service) -> None:
     assert "'sift'" in error["message"] and "mobilenet_v2" in error["message"]
 
 
+def test_method_names_are_matched_in_any_case(service: Service) -> None:
+    response = _post(service, _pair(GOOD), {"method": "SSIM"})
+    assert response.status_code == 200, response.text
+    assert response.json()["method"] == "ssim"
+
+
+def test_a_json_body_is_400_malformed_request(service: Service) -> None:
+    with service.client() as client:
+        response = client.post("/api/v1/compare", json={"image_a": "...", "method": "ssim"})
+    error = assert_error(response, 400, "malformed_request")
+    assert "multipart/form-data" in error["message"]
+
+
 def test_unknown_legacy_model_is_422(service: Service) -> None:
     response = _post(
         service, {"image1": ("a", GOOD), "image2": ("b", GOOD)}, {"model": "alexnet"}, "/compare"

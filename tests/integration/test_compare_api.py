@@ -62,6 +62,10 @@ def test_every_method_returns_a_complete_result(service: Service, method: str) -
     for key in ("decode_ms", "compute_ms", "heatmap_ms", "worker_ms", "total_ms"):
         assert timings[key] > 0
     assert timings["total_ms"] >= timings["worker_ms"]
+    assert response.headers["Server-Timing"] == (
+        f'gateway;dur={timings["total_ms"]:.3f};desc="receipt to answer", '
+        f'worker;dur={timings["worker_ms"]:.3f};desc="inside the worker"'
+    )
     if method in PIXEL_METHODS:
         assert body["weights"] == "none"
     elif method == "mobilenet_v2" and MOBILENET_V2_WEIGHTS.exists():

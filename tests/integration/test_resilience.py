@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import os
 import signal
+import socket
 import struct
 import threading
 import time
@@ -58,6 +59,38 @@ def _wait_until_busy(service: Service, timeout: float = 20) -> None:
     raise TimeoutError("no comparison in flight")
 
 
+def _start_upload(service: Service, path: str = "/api/v1/compare", key: str = "") -> socket.socket:
+    """Send a comparison's headers, declaring a 30 MB body, and only its first bytes."""
+    host, port = service.base_url.removeprefix("http://").split(":")
+    connection = socket.create_connection((host, int(port)), timeout=10)
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\n"
+        "Content-Type: multipart/form-data; boundary=x\r\nContent-Length: 30000000\r\n"
+        + (f"X-API-Key: {key}\r\n" if key else "")
+        + "\r\n"
+    )
+    connection.sendall(head.encode() + b"--x\r\n")
+    return connection
+
+
+def _status_within(connection: socket.socket, seconds: float = 5.0) -> int:
+    """The status line's code, which must come while the body is still unsent."""
+    connection.settimeout(seconds)
+    received = b""
+    while b"\r\n" not in received:
+        chunk = connection.recv(4096)  # socket.timeout here: the gateway waited for the body
+        assert chunk, f"closed without an answer: {received!r}"
+        received += chunk
+    return int(received.split(b" ", 2)[1])
+
+
+def _wait_for_metric(service: Service, line: str, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while line not in httpx.get(service.base_url + "/metrics", timeout=10).text:
+        assert time.monotonic() < deadline, f"never saw {line!r}"
+        time.sleep(0.05)
+
+
 def test_worker_killed_during_a_request_gives_503_and_recovers(log_dir) -> None:
     with running_service(
         log_dir, "kill-during", cnn_methods="", worker_restart_backoff_s="0.5"
@@ -84,6 +117,16 @@ def test_worker_killed_during_a_request_gives_503_and_recovers(log_dir) -> None:
 
 def test_full_queue_answers_429_with_retry_after(log_dir) -> None:
     with running_service(log_dir, "queue", cnn_methods="", max_inflight="1") as service:
+        # The slot is taken before the body is read: a slow upload holds it, and the next
+        # comparison is refused from its headers alone, its body never waited for.
+        slow = _start_upload(service)
+        _wait_for_metric(service, "isc_gateway_inflight_comparisons 1.0")
+        with _start_upload(service) as refused_early, _start_upload(service, "/compare") as legacy:
+            assert _status_within(refused_early) == 429
+            assert _status_within(legacy) == 429
+        slow.close()  # the client gives up: its slot comes back
+        _wait_for_metric(service, "isc_gateway_inflight_comparisons 0.0")
+
         files = _big_pair()
 
         def post(_: int) -> httpx.Response:
@@ -312,6 +355,12 @@ def test_api_key_and_cors(log_dir) -> None:
         assert_error(anonymous, 401, "unauthorized")
         assert_error(wrong, 401, "unauthorized")
         assert allowed.status_code == 200 and health.status_code == 200
+        # Refused from the headers: the 401 comes while the 30 MB body is still unsent.
+        for path in ("/api/v1/compare", "/compare"):
+            with _start_upload(service, path, key="guess") as connection:
+                assert _status_within(connection) == 401
+        with _start_upload(service, key="s3cret") as connection, pytest.raises(TimeoutError):
+            _status_within(connection, 1.0)  # with the key, the gateway waits for the body
         assert preflight.headers["access-control-allow-origin"] == "https://app.example"
 
 
