@@ -1,4 +1,5 @@
-"""Run the service: ``python -m api`` starts the gateway, which starts its own worker."""
+"""Run the service: ``python -m api`` (or ``isc-gateway``) starts the gateway, which starts its
+own worker."""
 
 from __future__ import annotations
 
@@ -6,12 +7,18 @@ import logging
 
 import uvicorn
 
-from api.app import create_app
+from shared.cli import parser
 from shared.settings import get_settings
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     """Serve the gateway on ISC_HOST:ISC_PORT (default http://127.0.0.1:8000)."""
+    parser(
+        "isc-gateway",
+        "Image Similarity Checker gateway: serves the API and the page on ISC_HOST:ISC_PORT "
+        "and starts its own model worker (or uses the one at ISC_WORKER_URL). It takes no "
+        "options; configure it with the environment variables below.",
+    ).parse_args(argv)
     settings = get_settings()
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s gateway %(name)s %(message)s"
@@ -19,6 +26,11 @@ def main() -> None:
     if logging.getLogger().level > logging.DEBUG:
         # httpx logs every hop to the worker at INFO, repeating our access log line.
         logging.getLogger("httpx").setLevel(logging.WARNING)
+    # Imported only once the command line is read: --help needs none of the app.
+    from api.app import create_app
+    from api.process import configure_process
+
+    configure_process(settings)
     uvicorn.run(
         create_app(settings),
         host=settings.host,

@@ -11,7 +11,6 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
-from starlette.formparsers import MultiPartParser
 
 from api.admission import Admission, FrontDoorMiddleware
 from api.observability import GatewayMetrics, ObservabilityMiddleware
@@ -39,9 +38,7 @@ DEFAULT_WEB_DIR = Path(__file__).resolve().parents[1] / "web"
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The gateway app; its lifespan starts (or finds) the worker and stops it at the end."""
-    settings = settings or get_settings()
-    # Keep uploads in memory up to the limit: they are never spooled to disk.
-    MultiPartParser.spool_max_size = settings.max_upload_bytes + 1
+    settings = settings or get_settings()  # process-wide tuning: api.process.configure_process
     metrics = GatewayMetrics()
 
     @asynccontextmanager

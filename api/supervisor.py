@@ -15,15 +15,15 @@ import signal
 import socket
 import sys
 import time
-from typing import Literal
+from dataclasses import dataclass
 
 import httpx
 
+from shared.schemas import WorkerState
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
-WorkerState = Literal["starting", "ready", "failed", "restarting", "stopped"]
 HEALTH_POLL_S = 0.25
 STABLE_AFTER_S = 60.0  # a worker that stayed up this long resets the restart backoff
 MAX_BACKOFF_S = 30.0
@@ -39,6 +39,14 @@ def free_loopback_port(host: str) -> int:
         return int(probe.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class Probe:
+    """One look at the worker's health: its state, or why it counts as not answering."""
+
+    state: WorkerState | None
+    problem: str | None = None
+
+
 class WorkerSupervisor:
     """Knows where the worker is and what state it is in; owns it in embedded mode."""
 
@@ -46,8 +54,11 @@ class WorkerSupervisor:
         self.settings = settings
         self.embedded = settings.worker_url is None
         self.url: str = settings.worker_url or ""
-        self.state: WorkerState = "starting"
+        self.state = WorkerState.STARTING
         self.error: str | None = None
+        # Why the supervisor itself stopped the current worker (start-up time-out, wedged):
+        # the exit code that follows is only the echo of that signal, never the cause.
+        self._cause: str | None = None
         self.restarts = 0
         self.process: asyncio.subprocess.Process | None = None
         self._task: asyncio.Task[None] | None = None
@@ -64,14 +75,11 @@ class WorkerSupervisor:
     @property
     def reachable(self) -> bool:
         """Whether requests may be forwarded now (the worker answered its health check)."""
-        return self.state in ("starting", "ready") and self._answered
+        return self.state in (WorkerState.STARTING, WorkerState.READY) and self._answered
 
     async def start(self) -> None:
         """Begin supervising; returns at once (the worker starts in the background)."""
-        self._task = asyncio.create_task(
-            self._run_embedded() if self.embedded else self._watch_external(),
-            name="worker-supervisor",
-        )
+        self._task = asyncio.create_task(self._supervise(), name="worker-supervisor")
 
     async def stop(self) -> None:
         """Stop the worker (embedded) and the supervision."""
@@ -81,7 +89,23 @@ class WorkerSupervisor:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
         await self._terminate()
-        self.state = "stopped"
+        self.state = WorkerState.STOPPED
+
+    async def _supervise(self) -> None:
+        """Run the supervision loop for as long as the gateway runs: an unexpected error in it
+        is logged and the loop starts again, so the state never freezes silently."""
+        while not self._stopping:
+            try:
+                await (self._run_embedded() if self.embedded else self._watch_external())
+            except Exception as exc:
+                log.exception("worker supervision failed; starting it again")
+                self.state = WorkerState.FAILED
+                self.error = self.error or f"worker supervision failed: {exc!r}"
+                self._answered = False
+                await self._terminate()
+                await asyncio.sleep(self.settings.worker_restart_backoff_s)
+            else:
+                return
 
     async def _run_embedded(self) -> None:
         backoff = self.settings.worker_restart_backoff_s
@@ -94,9 +118,9 @@ class WorkerSupervisor:
             self._answered = False
             if self._stopping:
                 return
-            self.error = f"the worker process exited with code {returncode}"
-            log.warning("%s; restarting in %.1f s", self.error, backoff)
-            self.state = "restarting"
+            self.error = self._cause or f"the worker process exited with code {returncode}"
+            log.warning("%s (exit code %s); restarting in %.1f s", self.error, returncode, backoff)
+            self.state = WorkerState.RESTARTING
             if time.monotonic() - started > STABLE_AFTER_S:
                 backoff = self.settings.worker_restart_backoff_s
             await asyncio.sleep(backoff)
@@ -107,7 +131,8 @@ class WorkerSupervisor:
         host = self.settings.worker_host
         port = self.settings.worker_port or free_loopback_port(host)
         self.url = f"http://{host}:{port}"
-        self.state = "starting"
+        self.state = WorkerState.STARTING
+        self._cause = None
         self.process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -126,19 +151,26 @@ class WorkerSupervisor:
 
     async def _poll_until_ready(self) -> None:
         """Poll the worker's health until it reports ready, it dies, or start-up times out."""
-        deadline = time.monotonic() + self.settings.worker_start_timeout_s
+        timeout_s = self.settings.worker_start_timeout_s
+        deadline = time.monotonic() + timeout_s
         async with httpx.AsyncClient(base_url=self.url, timeout=2.0) as client:
             while self.process is not None and self.process.returncode is None:
-                state = await self._probe(client)
-                if state is not None:
+                probe = await self._probe(client)
+                if probe.state is not None:
                     self._answered = True
-                if state == "ready":
-                    self.state = "ready"
+                if probe.state is WorkerState.READY:
+                    self.state = WorkerState.READY
                     self.error = None
                     return
                 if time.monotonic() > deadline:
-                    self.error = "the worker did not become ready in time; it was stopped"
-                    self.state = "failed"
+                    self._cause = (
+                        f"the worker did not become ready within {timeout_s:g} s "
+                        f"(ISC_WORKER_START_TIMEOUT_S); it was stopped"
+                    )
+                    if probe.problem:
+                        self._cause += f"; last health check: {probe.problem}"
+                    self.error = self._cause
+                    self.state = WorkerState.FAILED
                     await self._terminate()
                     return
                 await asyncio.sleep(HEALTH_POLL_S)
@@ -147,25 +179,35 @@ class WorkerSupervisor:
         """For a worker someone else runs: follow its state, never start or stop it."""
         async with httpx.AsyncClient(base_url=self.url, timeout=2.0) as client:
             while not self._stopping:
-                state = await self._probe(client)
-                self._answered = state is not None
-                if state is None:
-                    self.state = "failed"
-                    self.error = f"the worker at {self.url} does not answer"
+                probe = await self._probe(client)
+                self._answered = probe.state is not None
+                if probe.state is None:
+                    self.state = WorkerState.FAILED
+                    self.error = f"the worker at {self.url} {probe.problem}"
                 else:
-                    self.state = state
+                    self.state = probe.state
                     self.error = None
-                await asyncio.sleep(1.0 if state == "ready" else HEALTH_POLL_S)
+                await asyncio.sleep(1.0 if probe.state is WorkerState.READY else HEALTH_POLL_S)
 
     @staticmethod
-    async def _probe(client: httpx.AsyncClient) -> WorkerState | None:
+    async def _probe(client: httpx.AsyncClient) -> Probe:
+        """Ask the worker for its health. Anything but a JSON object with a ``state`` (a proxy's
+        error page, another service on that port) counts as a worker that does not answer."""
         try:
             response = await client.get("/v1/health")
             response.raise_for_status()
-        except httpx.HTTPError:
-            return None
-        state = response.json().get("state")
-        return "ready" if state == "ready" else "starting"
+        except httpx.HTTPStatusError as exc:
+            return Probe(None, f"answers its health check with HTTP {exc.response.status_code}")
+        except httpx.HTTPError as exc:
+            return Probe(None, f"does not answer ({type(exc).__name__})")
+        try:
+            report = response.json()
+        except ValueError:
+            return Probe(None, "answers its health check with something that is not JSON")
+        if not isinstance(report, dict) or not isinstance(report.get("state"), str):
+            return Probe(None, "answers its health check without a worker state")
+        ready = report["state"] == WorkerState.READY
+        return Probe(WorkerState.READY if ready else WorkerState.STARTING)
 
     async def _wait_or_unwedge(self, process: asyncio.subprocess.Process) -> int:
         """Wait for the worker to exit; kill it if it stops answering its health check (a
@@ -177,9 +219,14 @@ class WorkerSupervisor:
                     return await asyncio.wait_for(process.wait(), timeout=WATCHDOG_PERIOD_S)
                 except TimeoutError:
                     pass
-                failures = 0 if await self._probe(client) is not None else failures + 1
+                probe = await self._probe(client)
+                failures = 0 if probe.state is not None else failures + 1
                 if failures >= WATCHDOG_FAILURES:
-                    log.error("worker does not answer its health check; killing it")
+                    self._cause = (
+                        f"the worker stopped answering its health check "
+                        f"({failures} checks in a row: it {probe.problem}); it was killed"
+                    )
+                    log.error("%s", self._cause)
                     process.kill()
 
     async def _terminate(self) -> None:

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from shared.methods import MethodFamily, MethodName
+from shared.methods import METHOD_INFO, MethodFamily, MethodName
 
 EXAMPLE_PNG = "data:image/png;base64,iVBORw0KGgo..."
 EXAMPLE_HEATMAP = "data:image/jpeg;base64,/9j/4AAQSkZJRg..."
@@ -323,6 +323,29 @@ class MethodStatus(BaseModel):
     calibrated: bool = Field(description="Whether its verdicts come from calibrated thresholds.")
 
 
+def method_status(
+    name: MethodName,
+    state: MethodState,
+    reason: str | None = None,
+    weights: WeightsSource = WeightsSource.NONE,
+    calibrated: bool = False,
+) -> MethodStatus:
+    """A method's public status, its fixed facts taken from ``METHOD_INFO``: the worker lists
+    methods with it, and the gateway too when the worker cannot answer, so both lists agree."""
+    info = METHOD_INFO[name]
+    return MethodStatus(
+        name=name,
+        title=info.title,
+        family=info.family,
+        description=info.description,
+        available=state is MethodState.READY,
+        state=state,
+        reason=reason,
+        weights=weights,
+        calibrated=calibrated,
+    )
+
+
 class UploadLimits(BaseModel):
     """What the gateway accepts, so that a client can refuse a file before sending it."""
 
@@ -345,10 +368,21 @@ class MethodsResponse(BaseModel):
     )
 
 
+class WorkerState(StrEnum):
+    """The model worker's life cycle, as the gateway's supervisor tracks it. A worker reports
+    only ``starting`` or ``ready`` about itself; the other states are the supervisor's."""
+
+    STARTING = "starting"
+    READY = "ready"
+    FAILED = "failed"
+    RESTARTING = "restarting"
+    STOPPED = "stopped"
+
+
 class WorkerHealth(BaseModel):
     """The worker as it reports itself."""
 
-    state: Literal["starting", "ready"] = Field(
+    state: WorkerState = Field(
         description="starting: models still loading; ready: start-up finished."
     )
     pid: int
@@ -366,11 +400,19 @@ class HealthResponse(BaseModel):
         description="ok when the worker is ready; degraded otherwise (SSIM may still work)."
     )
     gateway: Literal["ready"] = "ready"
-    worker: Literal["starting", "ready", "failed", "restarting", "stopped"] = Field(
-        description="State of the model worker process."
-    )
+    worker: WorkerState = Field(description="State of the model worker process.")
     worker_pid: int | None = None
     worker_restarts: int = Field(0, description="How often the gateway restarted the worker.")
-    worker_error: str | None = Field(None, description="Why the worker is not ready, if known.")
+    worker_error: str | None = Field(
+        None, description="Why the worker is not ready, if known: the first cause of a failure."
+    )
     models_loaded: list[MethodName] = Field(default_factory=list)
     models_unavailable: dict[str, str] = Field(default_factory=dict)
+
+
+class ProbeResponse(BaseModel):
+    """A liveness or readiness probe's answer (for load balancers and container healthchecks)."""
+
+    status: Literal["live", "ready"] = Field(
+        description="live: the process answers; ready: comparisons can run now."
+    )

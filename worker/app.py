@@ -13,9 +13,7 @@ from typing import Annotated
 import anyio.to_thread
 from fastapi import FastAPI, Query, Request, Response
 from fastapi.responses import PlainTextResponse
-from PIL import Image
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from threadpoolctl import threadpool_limits
 
 from shared.body_limit import BodySizeLimitMiddleware
 from shared.errors import ErrorCode, ServiceError
@@ -27,10 +25,11 @@ from shared.schemas import (
     HeatmapFormat,
     MethodsResponse,
     MethodState,
+    ProbeResponse,
     WorkerHealth,
+    WorkerState,
 )
 from shared.settings import Settings, get_settings
-from worker.allocator import tune_allocator
 from worker.methods.base import CompareOptions
 from worker.metrics import WorkerMetrics
 from worker.registry import Registry, build_registry
@@ -66,14 +65,7 @@ class ModelLoader:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The worker app; models start loading when the app starts."""
-    settings = settings or get_settings()
-    # NumPy's OpenBLAS keeps its threads spinning for a while after every call; on a small
-    # machine they then steal the cores from the next CNN forward pass (measured: ResNet50
-    # took 45 % longer after the small matmul of its own heatmap). The worker's matrix products
-    # are tiny, so one BLAS thread costs nothing.
-    threadpool_limits(limits=1, user_api="blas")
-    tune_allocator()
-    Image.MAX_IMAGE_PIXELS = settings.max_image_pixels
+    settings = settings or get_settings()  # process-wide tuning: worker.process.configure_process
     registry = build_registry(settings)
     service = ComparisonService(registry, settings)
     metrics = WorkerMetrics(registry, service)
@@ -97,7 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def health() -> WorkerHealth:
         statuses = registry.statuses()
         return WorkerHealth(
-            state="ready" if loader.done.is_set() else "starting",
+            state=WorkerState.READY if loader.done.is_set() else WorkerState.STARTING,
             pid=os.getpid(),
             models_loaded=[
                 cnn.name for cnn in registry.cnns if cnn.availability().state is MethodState.READY
@@ -109,6 +101,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             },
             methods=statuses,
         )
+
+    @app.get("/v1/health/ready", response_model=ProbeResponse)
+    async def ready() -> ProbeResponse:
+        """200 once start-up has finished (models loaded or found missing), 503 before: what
+        a container healthcheck of a worker run on its own waits for."""
+        if not loader.done.is_set():
+            raise ServiceError(
+                ErrorCode.WORKER_UNAVAILABLE,
+                "Not ready: the model worker is still loading its models.",
+                {"worker_state": WorkerState.STARTING},
+                headers={"Retry-After": str(settings.retry_after_s)},
+            )
+        return ProbeResponse(status="ready")
 
     @app.get("/v1/methods", response_model=MethodsResponse)
     async def methods() -> MethodsResponse:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shared.methods import METHOD_INFO, MethodName
-from shared.schemas import MethodState, MethodStatus, WeightsSource
+from shared.schemas import MethodState, MethodStatus, WeightsSource, method_status
 from shared.settings import Settings
 from worker.cache import ByteBoundedLRU
 from worker.methods.base import Availability, Method
@@ -43,15 +43,10 @@ class Registry:
 
     def status(self, name: MethodName) -> MethodStatus:
         """One method's public status."""
-        info = METHOD_INFO[name]
         availability = self.availability(name)
-        return MethodStatus(
-            name=name,
-            title=info.title,
-            family=info.family,
-            description=info.description,
-            available=availability.state is MethodState.READY,
-            state=availability.state,
+        return method_status(
+            name,
+            availability.state,
             reason=availability.reason,
             weights=availability.weights,
             calibrated=thresholds_for(availability.calibration_key) is not None,

@@ -1,4 +1,8 @@
-"""``GET /api/v1/methods`` and ``GET /health``: what can run now, and how the service is."""
+"""``GET /api/v1/methods`` and ``GET /health``: what can run now, and how the service is.
+
+``/health`` always answers 200 (existing clients read its ``status``); ``/health/live`` and
+``/health/ready`` are the probes a load balancer or container healthcheck acts on by status code.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +12,17 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.admission import require_api_key
 from api.dependencies import SettingsDep, SupervisorDep, WorkerDep
-from shared.errors import ServiceError
+from shared.errors import ErrorCode, ErrorResponse, ServiceError
 from shared.image_header import ACCEPTED_MIME_TYPES
-from shared.methods import METHOD_INFO, MethodName
+from shared.methods import MethodName
 from shared.schemas import (
     HealthResponse,
     MethodsResponse,
     MethodState,
-    MethodStatus,
+    ProbeResponse,
     UploadLimits,
+    WorkerState,
+    method_status,
 )
 
 router = APIRouter(tags=["meta"])
@@ -34,19 +40,7 @@ async def list_methods(
     except ServiceError:
         reason = f"The model worker is {supervisor.state}; try again in a few seconds."
         listing = MethodsResponse(
-            methods=[
-                MethodStatus(
-                    name=name,
-                    title=METHOD_INFO[name].title,
-                    family=METHOD_INFO[name].family,
-                    description=METHOD_INFO[name].description,
-                    available=False,
-                    state=MethodState.LOADING,
-                    reason=reason,
-                    calibrated=False,
-                )
-                for name in MethodName
-            ]
+            methods=[method_status(name, MethodState.LOADING, reason) for name in MethodName]
         )
     listing.limits = UploadLimits(
         max_upload_bytes=settings.max_upload_bytes,
@@ -60,7 +54,7 @@ async def list_methods(
 async def health(worker: WorkerDep, supervisor: SupervisorDep) -> HealthResponse:
     """The gateway answers while it runs; the worker part says whether comparisons can run."""
     report = HealthResponse(
-        status="ok" if supervisor.state == "ready" else "degraded",
+        status="ok" if supervisor.state is WorkerState.READY else "degraded",
         worker=supervisor.state,
         worker_pid=supervisor.pid,
         worker_restarts=supervisor.restarts,
@@ -71,12 +65,41 @@ async def health(worker: WorkerDep, supervisor: SupervisorDep) -> HealthResponse
             worker_report = await worker.health()
         except ServiceError as exc:
             report.status = "degraded"
-            report.worker_error = exc.message
+            report.worker_error = report.worker_error or exc.message  # the first cause stays
         else:
             report.worker_pid = worker_report.pid
             report.models_loaded = worker_report.models_loaded
             report.models_unavailable = worker_report.models_unavailable
     return report
+
+
+@router.get("/health/live", response_model=ProbeResponse, summary="Liveness probe")
+async def live() -> ProbeResponse:
+    """200 while the gateway process runs and its event loop answers, whatever the worker does:
+    restarting the gateway would not help a worker that is loading or being restarted."""
+    return ProbeResponse(status="live")
+
+
+@router.get(
+    "/health/ready",
+    response_model=ProbeResponse,
+    summary="Readiness probe",
+    responses={503: {"model": ErrorResponse, "description": "The worker is not ready."}},
+)
+async def ready(supervisor: SupervisorDep, settings: SettingsDep) -> ProbeResponse:
+    """200 only when the worker is ready, 503 ``worker_unavailable`` otherwise (still starting,
+    restarting or failed): send traffic here only on 200."""
+    if supervisor.state is not WorkerState.READY:
+        message = f"Not ready: the model worker is {supervisor.state}."
+        if supervisor.error:
+            message += f" Reason: {supervisor.error}."
+        raise ServiceError(
+            ErrorCode.WORKER_UNAVAILABLE,
+            message,
+            {"worker_state": supervisor.state, "worker_error": supervisor.error},
+            headers={"Retry-After": str(settings.retry_after_s)},
+        )
+    return ProbeResponse(status="ready")
 
 
 @router.get("/metrics", summary="Prometheus metrics of the gateway and the worker")
@@ -87,7 +110,7 @@ async def metrics(
     restarts and readiness; then the worker's own: queue depth, batch sizes, cache hits."""
     gateway_metrics = request.app.state.metrics
     gateway_metrics.worker_restarts.set(supervisor.restarts)
-    gateway_metrics.worker_up.set(1 if supervisor.state == "ready" else 0)
+    gateway_metrics.worker_up.set(1 if supervisor.state is WorkerState.READY else 0)
     text = generate_latest(gateway_metrics.registry).decode()
     try:
         text += await worker.metrics_text()
