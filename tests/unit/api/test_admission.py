@@ -73,4 +73,12 @@ def test_the_slot_is_held_until_the_answer_and_given_back_after_errors() -> None
     assert seen == [1, 1, 1]
     assert_error(post_pair(gateway, b=b"not an image" * 10), 415, "unsupported_media_type")
     assert gateway.app.state.admission.inflight == 0
+
+    async def broken_worker(_: httpx.Request) -> httpx.Response:
+        raise RuntimeError("a bug, not a network failure")
+
+    gateway.worker.reply = broken_worker
+    assert_error(post_pair(gateway), 500, "internal_error")  # raised through the front door
+    assert gateway.app.state.admission.inflight == 0
+    gateway.worker.reply = busy_worker
     assert post_pair(gateway).status_code == 200  # the failed one gave its slot back

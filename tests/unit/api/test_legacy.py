@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+
 import httpx
 import pytest
 
+import api.routes.legacy
 from tests.support.checks import assert_error
 from tests.unit.api.conftest import GOOD_A, GOOD_B, HEATMAP, Gateway, build_gateway, compare_result
 
@@ -51,3 +54,24 @@ def test_the_score_is_clipped_to_0_1() -> None:
 def test_an_unknown_model_is_422(gateway: Gateway) -> None:
     assert_error(_legacy(gateway, model="alexnet"), 422, "unknown_method")
     assert gateway.worker.requests == []
+
+
+def test_the_answer_is_rewritten_off_the_event_loop(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Parsing a worker answer of megabytes would stall every other request on the loop."""
+    threads: dict[str, int] = {}
+    rewrite = api.routes.legacy._legacy_json
+
+    def recording(body: bytes) -> bytes:
+        threads["rewrite"] = threading.get_ident()
+        return rewrite(body)
+
+    async def worker(_: httpx.Request) -> httpx.Response:
+        threads["event_loop"] = threading.get_ident()  # the fake worker runs on the loop
+        return httpx.Response(200, content=compare_result("ssim").model_dump_json().encode())
+
+    monkeypatch.setattr(api.routes.legacy, "_legacy_json", recording)
+    gateway.worker.reply = worker
+    assert _legacy(gateway).status_code == 200
+    assert threads["rewrite"] != threads["event_loop"]
