@@ -20,17 +20,17 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     ISC_HOST=0.0.0.0 \
     ISC_WEB_DIR=/app/web
 
+COPY constraints.txt /tmp/constraints.txt
+COPY --from=build /wheels /tmp/wheels
+RUN pip install --constraint /tmp/constraints.txt /tmp/wheels/*.whl \
+    && rm -rf /tmp/wheels /tmp/constraints.txt
+
 # A user without privileges runs both processes. Keras keeps downloaded weights in
 # $HOME/.keras/models (docker-compose.yml mounts a volume there): created here, owned by that
 # user, so a new volume starts with the same owner.
 RUN useradd --create-home --home-dir /home/isc --uid 10001 --user-group isc \
     && mkdir -p /home/isc/.keras/models \
-    && chown -R isc:isc /home/isc/.keras
-
-COPY constraints.txt /tmp/constraints.txt
-COPY --from=build /wheels /tmp/wheels
-RUN pip install --constraint /tmp/constraints.txt /tmp/wheels/*.whl \
-    && rm -rf /tmp/wheels /tmp/constraints.txt
+    && chown -R isc:isc /home/isc
 
 WORKDIR /app
 COPY web ./web

@@ -45,7 +45,7 @@ def test_the_image_runs_as_a_user_that_owns_the_keras_cache() -> None:
     home = re.search(r"HOME=(\S+)", DOCKERFILE)
     assert home, "HOME is not set"
     assert f"mkdir -p {home.group(1)}/.keras/models" in DOCKERFILE
-    assert f"chown -R {users[-1]}:{users[-1]} {home.group(1)}/.keras" in DOCKERFILE
+    assert f"chown -R {users[-1]}:{users[-1]} {home.group(1)}" in DOCKERFILE
     assert f"keras-models:{home.group(1)}/.keras/models" in _service("worker")
 
 
