@@ -13,6 +13,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.admission import Admission, FrontDoorMiddleware
+from api.docs import api_description, install_docs
 from api.observability import GatewayMetrics, ObservabilityMiddleware
 from api.routes import compare, legacy, meta
 from api.supervisor import WorkerSupervisor
@@ -21,16 +22,7 @@ from shared.body_limit import BodySizeLimitMiddleware
 from shared.http_errors import install_error_handlers
 from shared.settings import Settings, get_settings
 
-DESCRIPTION = """
-Tells how alike two images are, where they differ, and why.
-
-* **ssim** compares pixel structure: the same picture re-encoded or slightly blurred scores
-  high, two different photos of one subject score low.
-* **vgg16**, **resnet50**, **mobilenet_v2** compare what the images show (cosine similarity of
-  ImageNet CNN features): two photos of one subject score high.
-
-Every error has the body `{"error": {"code", "message", "detail"}}`.
-"""
+DESCRIPTION = api_description()
 
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
 DEFAULT_WEB_DIR = Path(__file__).resolve().parents[1] / "web"
@@ -63,6 +55,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served by install_docs, with its assets from here rather than a CDN
+        redoc_url=None,  # no ReDoc: its script would come from a CDN too
     )
     app.state.settings = settings
     app.state.metrics = metrics
@@ -90,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(legacy.router)
     app.include_router(meta.router)
     app.include_router(meta.methods_router)
+    install_docs(app)
 
     web_dir = settings.web_dir or DEFAULT_WEB_DIR
     app.mount("/static", StaticFiles(directory=web_dir), name="static")

@@ -43,7 +43,10 @@ async def compare(
         bool | None,
         Form(
             description="Register B onto A first (feature matching). Default: on for ssim, "
-            "ms_ssim and pixel, off for the CNNs (on adds their aligned same-place map)."
+            "ms_ssim and pixel, off for the CNNs (on adds their aligned same-place map).",
+            # An empty form value leaves the field unset (FastAPI reads it as the default); as
+            # the one example it keeps Swagger's form from pre-selecting true for every method.
+            examples=[""],
         ),
     ] = None,
     heatmap_format: Annotated[
