@@ -381,3 +381,64 @@ def test_the_page_asks_for_the_api_key_when_the_service_needs_one(page: Page, lo
         choose(page)
         run_comparison(page, "ssim")
         expect(page.locator("#verdict")).to_have_text("different")
+
+
+def _serve_methods(page: Page, edit) -> list[dict]:
+    """Answer the page's GET /api/v1/methods with the real listing after ``edit(body, call)``;
+    returns the bodies served, one per request."""
+    served: list[dict] = []
+
+    def handle(route) -> None:
+        body = route.fetch().json()
+        edit(body, len(served))
+        served.append(body)
+        route.fulfill(json=body)
+
+    page.route("**/api/v1/methods", handle)
+    return served
+
+
+def test_a_choice_made_while_a_model_loads_is_kept(page: Page, service: Service) -> None:
+    def vgg16_loads_for_three_polls(body: dict, call: int) -> None:
+        if call < 3:
+            vgg16 = next(m for m in body["methods"] if m["name"] == "vgg16")
+            vgg16.update(available=False, state="loading", reason="The model is loading.")
+
+    served = _serve_methods(page, vgg16_loads_for_three_polls)
+    open_page(page, service)
+    expect(page.locator("#method option[value=vgg16]")).to_be_disabled()
+    page.select_option("#method", "pixel")
+    # The page polls every 3 s while a model loads: two more polls, then the model is ready.
+    expect(page.locator("#method option[value=vgg16]")).to_be_enabled(timeout=15_000)
+    assert len(served) == 4
+    expect(page.locator("#method")).to_have_value("pixel")
+    expect(page.locator("#method-description")).to_contain_text("CIEDE2000")
+    page.select_option("#method", "all")
+    page.wait_for_timeout(3500)
+    assert len(served) == 4  # nothing loads any more: the polling stopped
+    expect(page.locator("#method")).to_have_value("all")
+
+
+def test_file_inputs_accept_exactly_the_types_the_service_lists(
+    page: Page, service: Service
+) -> None:
+    def only_png_and_webp(body: dict, call: int) -> None:
+        body["limits"]["accepted_types"] = ["image/png", "image/webp"]
+
+    _serve_methods(page, only_png_and_webp)
+    open_page(page, service)
+    for slot in ("a", "b"):
+        expect(page.locator(f"#file-{slot}")).to_have_attribute("accept", "image/png,image/webp")
+    page.set_input_files("#file-a", str(require(PHOTOS / "parrot.jpg")))
+    expect(page.locator("#error-a")).to_contain_text(
+        "“parrot.jpg” is not a supported image (image/jpeg). Use PNG, WEBP."
+    )
+    page.set_input_files("#file-a", str(require(PHOTOS / "cat.png")))
+    expect(page.locator("#preview-a")).to_be_visible()
+
+
+def test_file_inputs_accept_the_real_list(page: Page, service: Service) -> None:
+    from shared.image_header import ACCEPTED_MIME_TYPES
+
+    open_page(page, service)
+    expect(page.locator("#file-a")).to_have_attribute("accept", ",".join(ACCEPTED_MIME_TYPES))
