@@ -52,7 +52,7 @@ from shared.settings import Settings  # noqa: E402
 from tests.support.service import free_port, running_service, stop  # noqa: E402
 from worker.allocator import tune_allocator  # noqa: E402
 from worker.methods.cnn import CNN_SPECS, CnnMethod, canvas_size, fit_into_canvas  # noqa: E402
-from worker.methods.ssim import structural_similarity, to_luma  # noqa: E402
+from worker.metrics import structural_similarity, to_luma  # noqa: E402
 
 SHARED = Path(os.environ.get("ISC_SHARED_DIR", REPO.parent / "shared"))
 PHOTOS = SHARED / "eval" / "photos"

@@ -31,7 +31,7 @@ from shared.schemas import (
 )
 from shared.settings import Settings, get_settings
 from worker.methods.base import CompareOptions
-from worker.metrics import WorkerMetrics
+from worker.observability import WorkerMetrics
 from worker.registry import Registry, build_registry
 from worker.service import ComparisonService
 

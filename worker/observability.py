@@ -1,5 +1,6 @@
 """The worker's Prometheus metrics, read from the components when scraped (nothing on the hot
-path): images waiting per model, batch sizes, cache hits and misses, comparisons by outcome."""
+path): images waiting per model, batch sizes, cache hits and misses, comparisons by outcome. Named
+like api/observability.py; "metrics" in worker/ means the similarity maths (worker/metrics/)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from worker.batcher import BATCH_BUCKETS
@@ -21,7 +23,7 @@ class WorkerCollector(Collector):
         self.registry = registry
         self.service = service
 
-    def collect(self) -> Iterator[object]:
+    def collect(self) -> Iterator[Metric]:
         depth = GaugeMetricFamily(
             "isc_worker_queue_depth", "Images waiting for a CNN forward pass.", labels=["model"]
         )

@@ -9,7 +9,7 @@ import pytest
 from tests.support.images import astronaut, coffee
 from worker.alignment import register
 from worker.geometry import prepare_pair
-from worker.methods.ssim import mean_over_coverage, structural_similarity
+from worker.metrics import mean_over_coverage, structural_similarity
 
 
 def _apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:

@@ -10,7 +10,7 @@ from skimage.metrics import structural_similarity as skimage_ssim
 from tests.support.images import astronaut, coffee
 from tests.support.paths import EINSTEIN, require
 from worker.decode import decode_image
-from worker.methods.ssim import (
+from worker.metrics import (
     authors_downsample_factor,
     gaussian_window_1d,
     structural_similarity,
