@@ -57,6 +57,8 @@ class MethodInfo:
     measures: str
     """What it is sensitive to and blind to, for explanations."""
     aligns_by_default: bool = False
+    """Whether B is registered onto A when a request leaves ``align`` open: the one place this
+    is decided (the worker settles it in ``CompareOptions.for_method``)."""
 
 
 _CNN_MEASURES = (

@@ -58,24 +58,30 @@ class ImageInfo(BaseModel):
     bytes: int = Field(description="Size of the uploaded file in bytes.", examples=[48213])
 
 
+class ReplayedTimings(BaseModel):
+    """What computing a stored answer cost the first time, in milliseconds: not this request's
+    time, which the enclosing ``timings`` give."""
+
+    decode_ms: float = Field(description="Decoding, when first computed.", examples=[8.4])
+    compute_ms: float = Field(description="The method, when first computed.", examples=[61.2])
+    heatmap_ms: float = Field(description="The heatmaps, when first computed.", examples=[1.2])
+    worker_ms: float = Field(description="The worker's time, when first computed.", examples=[81.0])
+    cache_hits: int = Field(0, description="Embedding-cache hits then.", examples=[0])
+    batch_size: int | None = Field(None, description="CNN batch size then.", examples=[2])
+    model_ms: float | None = Field(None, description="CNN forward pass then.", examples=[14.2])
+
+
 class Timings(BaseModel):
-    """Where the time of one comparison went, in milliseconds."""
+    """Where the time of this request went, in milliseconds. Every field is this request's own
+    cost: when the answer came from the result cache, nothing was decoded or computed (the
+    stages are 0) and ``replayed`` holds what the stored answer cost when it was computed."""
 
     decode_ms: float = Field(description="Decoding both images in the worker.", examples=[8.4])
     compute_ms: float = Field(
-        description="The method itself (SSIM or both forward passes and the cosine).",
+        description="The method itself (e.g. SSIM, or both forward passes and the cosine).",
         examples=[61.2],
     )
     heatmap_ms: float = Field(description="Rendering and encoding the heatmaps.", examples=[1.2])
-    worker_ms: float = Field(description="Everything inside the worker.", examples=[81.0])
-    total_ms: float | None = Field(
-        None,
-        description="Gateway receipt to answer, including the upload, its checks and the "
-        "worker hop (also in the Server-Timing header). The worker leaves it null and the "
-        "gateway writes it into the answer's tail; timings must stay the last field. Null in "
-        "the per-method results of method=all.",
-        examples=[95.3],
-    )
     cache_hits: int = Field(
         0,
         description="Images whose CNN features came from the embedding cache (0-2): their "
@@ -85,7 +91,7 @@ class Timings(BaseModel):
     result_cache_hit: bool = Field(
         False,
         description="True when this exact request was answered before and the stored result "
-        "was returned (compute_ms and heatmap_ms are then the original ones).",
+        "was returned; its original timings are then in replayed.",
         examples=[False],
     )
     batch_size: int | None = Field(
@@ -100,6 +106,25 @@ class Timings(BaseModel):
         "(shared with the other requests of its batch; part of compute_ms). None when both "
         "images came from the cache.",
         examples=[14.2],
+    )
+    replayed: ReplayedTimings | None = Field(
+        None,
+        description="On a result-cache hit: the stored answer's timings as first computed "
+        "(replayed, not spent on this request); null otherwise.",
+        examples=[None],
+    )
+    worker_ms: float = Field(
+        description="Everything inside the worker for this request (on a result-cache hit: "
+        "hashing the files and the lookup). At least the sum of the stages above.",
+        examples=[81.0],
+    )
+    total_ms: float | None = Field(
+        None,
+        description="Gateway receipt to answer, including the upload, its checks and the "
+        "worker hop (also in the Server-Timing header). The worker leaves it null and the "
+        "gateway writes it into the answer's tail; timings must stay the last field. Null in "
+        "the per-method results of method=all.",
+        examples=[95.3],
     )
 
 
@@ -195,7 +220,7 @@ class CompareResult(BaseModel):
     verdict: Verdict = Field(
         description="Short label from the method's thresholds; 'uncalibrated' when no "
         "thresholds could be derived from data for this method and weights.",
-        examples=["near-identical"],
+        examples=["near-duplicate"],
     )
     calibrated: bool = Field(
         description="Whether the verdict comes from thresholds derived from data "
@@ -243,7 +268,7 @@ class CompareResult(BaseModel):
     weights: WeightsSource = Field(
         WeightsSource.NONE,
         description="For CNNs, where the weights came from; 'random-init' is for tests only "
-        "and means the score says nothing about content. 'none' for SSIM.",
+        "and means the score says nothing about content. 'none' for methods without a network.",
         examples=["none"],
     )
     warnings: list[str] = Field(
@@ -254,18 +279,33 @@ class CompareResult(BaseModel):
     timings: Timings = Field(description="Where the time went, in milliseconds.")
 
 
+class ReplayedAllTimings(BaseModel):
+    """What computing a stored compare-all answer cost the first time, in milliseconds."""
+
+    decode_ms: float = Field(description="Decoding, when first computed.", examples=[9.0])
+    worker_ms: float = Field(
+        description="The worker's time, when first computed.", examples=[420.0]
+    )
+
+
 class CompareAllTimings(BaseModel):
-    """Where the time of a compare-all request went, in milliseconds."""
+    """Where the time of this compare-all request went, in milliseconds (this request's own
+    cost, as in ``Timings``)."""
 
     decode_ms: float = Field(description="Decoding both images, once for all methods.")
+    result_cache_hit: bool = Field(
+        False,
+        description="True when the stored answer to this exact request was returned; its "
+        "original timings are then in replayed, and every result's timings are marked alike.",
+    )
+    replayed: ReplayedAllTimings | None = Field(
+        None, description="On a result-cache hit: the stored answer's timings as first computed."
+    )
     worker_ms: float = Field(description="Everything inside the worker.", examples=[420.0])
     total_ms: float | None = Field(
         None,
         description="Gateway receipt to answer (also in the Server-Timing header); the worker "
         "leaves it null for the gateway to write. Timings must stay the last field.",
-    )
-    result_cache_hit: bool = Field(
-        False, description="True when the stored answer to this exact request was returned."
     )
 
 
@@ -397,7 +437,8 @@ class HealthResponse(BaseModel):
     """The gateway and its worker."""
 
     status: Literal["ok", "degraded"] = Field(
-        description="ok when the worker is ready; degraded otherwise (SSIM may still work)."
+        description="ok when the worker is ready; degraded otherwise (the pixel-based methods "
+        "may still work)."
     )
     gateway: Literal["ready"] = "ready"
     worker: WorkerState = Field(description="State of the model worker process.")

@@ -47,7 +47,7 @@ from shared.settings import Settings  # noqa: E402
 from worker.decode import DecodedImage, decode_image  # noqa: E402
 from worker.methods.base import CompareOptions, Method  # noqa: E402
 from worker.registry import build_registry  # noqa: E402
-from worker.verdict import FAMILY_CLASSES  # noqa: E402
+from worker.verdict import FAMILY_CLASSES, Thresholds, decide  # noqa: E402
 
 SKIMAGE_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry")
 SUBJECTS = {"cat": "cat", "chelsea": "cat", "dog": "dog", "hot_dog": "hot dog"}
@@ -228,23 +228,22 @@ def fit_thresholds(scores: dict[Verdict, list[float]], classes: tuple[Verdict, .
     return cuts
 
 
-def classify(score: float, classes: tuple[Verdict, ...], cuts: list[float]) -> Verdict:
-    """The class a score falls in."""
-    for verdict, cut in zip(classes, cuts, strict=False):
-        if score >= cut:
-            return verdict
-    return classes[-1]
+def as_thresholds(classes: tuple[Verdict, ...], cuts: list[float]) -> Thresholds:
+    """Fitted cuts in the form the service reads, so that they are judged by its own rule."""
+    return Thresholds(bounds=tuple(zip(classes[:-1], cuts, strict=True)), lowest=classes[-1])
 
 
 def score_pairs(method: Method, pairs: list[Pair]) -> list[float]:
-    """The method's score on every pair, with its default options."""
-    options = CompareOptions()
+    """The method's score on every pair, with its default options (as the service settles
+    them)."""
+    options = CompareOptions().for_method(method.name)
     wrap = DecodedImage.from_pixels
     return [method.compare(wrap(p.a), wrap(p.b), options).score for p in pairs]
 
 
 def _predict(scores: list[float], classes: tuple[Verdict, ...], cuts: list[float]) -> list[Verdict]:
-    return [classify(score, classes, cuts) for score in scores]
+    thresholds = as_thresholds(classes, cuts)
+    return [decide(score, False, thresholds) for score in scores]
 
 
 def _precision(predicted: list[Verdict], labels: list[Verdict], verdict: Verdict) -> float:

@@ -54,7 +54,8 @@ class Registry:
 
 
 def build_registry(settings: Settings) -> Registry:
-    """SSIM plus the CNNs named in the settings (not loaded yet: see ``CnnMethod.load``)."""
+    """The pixel-based methods (SSIM, MS-SSIM, pixel difference, perceptual hash) plus the CNNs
+    named in the settings (not loaded yet: see ``CnnMethod.load``)."""
     cache = ByteBoundedLRU(settings.embedding_cache_bytes, cached_size)
     cnns = [
         CnnMethod(CNN_SPECS[MethodName(name)], settings, cache)

@@ -14,6 +14,8 @@ from shared.schemas import (
     CompareResult,
     ExtraHeatmap,
     MethodState,
+    ReplayedAllTimings,
+    ReplayedTimings,
     Timings,
 )
 from shared.settings import Settings
@@ -41,14 +43,17 @@ def _elapsed_ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 3)
 
 
-def _require_ready(registry: Registry, method_name: MethodName) -> None:
+def _require_ready(registry: Registry, method_name: MethodName, retry_after_s: int) -> None:
+    """503 unless ready; only a model still loading is worth retrying (``Retry-After``)."""
     availability = registry.availability(method_name)
     if availability.state is not MethodState.READY:
         title = METHOD_INFO[method_name].title
+        loading = availability.state is MethodState.LOADING
         raise ServiceError(
             ErrorCode.METHOD_UNAVAILABLE,
             availability.reason or f"{title} is not ready yet; try again shortly.",
             {"method": str(method_name), "state": str(availability.state)},
+            headers={"Retry-After": str(retry_after_s)} if loading else None,
         )
 
 
@@ -71,13 +76,14 @@ def run_method(
     settings: Settings,
     decode_ms: float,
 ) -> CompareResult:
-    """One ready method on two decoded images, rendered and explained."""
+    """One ready method on two decoded images, rendered and explained; ``options.align`` left
+    to the method's default is settled here, once, before the method sees it."""
     started = time.perf_counter()
     times: dict[str, float] = {}
     availability = registry.availability(method_name)
     method = registry.methods[method_name]
     with _stopwatch(times, "compute"):
-        comparison = method.compare(image_a, image_b, options)
+        comparison = method.compare(image_a, image_b, options.for_method(method_name))
     with _stopwatch(times, "heatmap"):
         max_side = min(settings.heatmap_max_side, comparison.heatmap_max_side or 1 << 30)
         base = grey_base(image_a.pixels, max_side)
@@ -133,10 +139,10 @@ def run_method(
             decode_ms=decode_ms,
             compute_ms=times["compute"],
             heatmap_ms=times["heatmap"],
-            worker_ms=round(decode_ms + _elapsed_ms(started), 3),
             cache_hits=comparison.cache_hits,
             batch_size=comparison.batch_size,
             model_ms=comparison.model_ms,
+            worker_ms=round(decode_ms + _elapsed_ms(started), 3),
         ),
     )
 
@@ -170,25 +176,23 @@ class ComparisonService:
         """One method by name, or ``all``; ``ServiceError`` for what the client can fix."""
         started = time.perf_counter()
         if choice != ALL_METHODS:
-            _require_ready(self.registry, MethodName(choice))
+            _require_ready(self.registry, MethodName(choice), self.settings.retry_after_s)
         uploads = (Upload("image_a", data_a), Upload("image_b", data_b))
+        if choice != ALL_METHODS:  # align=None and its method's default are one request
+            options = options.for_method(MethodName(choice))
         key = (choice, options, uploads[0].digest, uploads[1].digest)
         cached = self.results.get(key)
         if cached is not None:
             return _replayed(cached, _elapsed_ms(started))
+        cacheable = True
         if choice == ALL_METHODS:
-            result: CompareResult | CompareAllResult = self._compare_all(uploads, options)
+            result: CompareResult | CompareAllResult
+            result, cacheable = self._compare_all(uploads, options)
         else:
             result = self._compare_one(MethodName(choice), uploads, options)
-        if self._cacheable(result):
+        if cacheable:
             self.results.put(key, result.model_copy(deep=True))
         return result
-
-    def _cacheable(self, result: CompareResult | CompareAllResult) -> bool:
-        """Answers that depend on a model still loading are not kept."""
-        if isinstance(result, CompareAllResult):
-            return not any("loading" in reason for reason in result.unavailable.values())
-        return True
 
     def _decode_pair(
         self, uploads: tuple[Upload, Upload], enough_side: int | None = None
@@ -217,19 +221,25 @@ class ComparisonService:
 
     def _compare_all(
         self, uploads: tuple[Upload, Upload], options: CompareOptions
-    ) -> CompareAllResult:
+    ) -> tuple[CompareAllResult, bool]:
         """Every ready method on one pair, decoded once; methods that cannot take the pair (e.g.
-        too small for MS-SSIM) are listed with the reason instead of failing the request."""
+        too small for MS-SSIM) are listed with the reason instead of failing the request.
+
+        Also whether the answer may be kept: not when a method was skipped because it was still
+        loading, since the same request will soon get that method's result too.
+        """
         started = time.perf_counter()
         times: dict[str, float] = {}
         with _stopwatch(times, "decode"):
             image_a, image_b = self._decode_pair(uploads)
         results: list[CompareResult] = []
         unavailable: dict[str, str] = {}
+        complete = True
         for name in MethodName:
             availability = self.registry.availability(name)
             if availability.state is not MethodState.READY:
                 unavailable[name.value] = availability.reason or str(availability.state)
+                complete = complete and availability.state is not MethodState.LOADING
                 continue
             try:
                 results.append(
@@ -239,7 +249,7 @@ class ComparisonService:
                 if error.status_code >= 500:
                     raise
                 unavailable[name.value] = error.message
-        return CompareAllResult(
+        result = CompareAllResult(
             method=ALL_METHODS,
             summary=summarize(results, unavailable),
             results=results,
@@ -248,16 +258,37 @@ class ComparisonService:
             image_b=image_b.info,
             timings=CompareAllTimings(decode_ms=times["decode"], worker_ms=_elapsed_ms(started)),
         )
+        return result, complete
 
 
 def _replayed(
     cached: CompareResult | CompareAllResult, worker_ms: float
 ) -> CompareResult | CompareAllResult:
-    """A stored answer, marked as such, with this request's own worker time."""
+    """A stored answer whose timings are this request's (nothing decoded or computed: only
+    ``worker_ms``, the hashing and lookup), the stored ones kept under ``replayed``."""
     result = cached.model_copy(deep=True)
-    result.timings.worker_ms = worker_ms
-    result.timings.result_cache_hit = True
     if isinstance(result, CompareAllResult):
+        original = result.timings
+        result.timings = CompareAllTimings(
+            decode_ms=0.0,
+            result_cache_hit=True,
+            replayed=ReplayedAllTimings(decode_ms=original.decode_ms, worker_ms=original.worker_ms),
+            worker_ms=worker_ms,
+        )
         for single in result.results:
-            single.timings.result_cache_hit = True
+            single.timings = _replayed_timings(single.timings, 0.0)
+    else:
+        result.timings = _replayed_timings(result.timings, worker_ms)
     return result
+
+
+def _replayed_timings(original: Timings, worker_ms: float) -> Timings:
+    kept = original.model_dump(include=set(ReplayedTimings.model_fields))
+    return Timings(
+        decode_ms=0.0,
+        compute_ms=0.0,
+        heatmap_ms=0.0,
+        result_cache_hit=True,
+        replayed=ReplayedTimings(**kept),
+        worker_ms=worker_ms,
+    )

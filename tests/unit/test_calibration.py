@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
-from shared.methods import METHOD_INFO, MethodName
-from shared.schemas import MethodState
+from shared.methods import METHOD_INFO, MethodFamily, MethodName
+from shared.schemas import MethodState, Verdict
 from shared.settings import Settings
 from tests.support.paths import PHOTOS, WEIGHTS, require
-from tools.calibrate import build_pairs, load_photos, score_pairs
+from tools.calibrate import build_pairs, evaluate, load_photos, score_pairs
 from worker.registry import build_registry
-from worker.verdict import CALIBRATION_FILE, decide, thresholds_for
+from worker.verdict import CALIBRATION_FILE, decide, thresholds_for, thresholds_from_entry
 
 CALIBRATION = json.loads(CALIBRATION_FILE.read_text())
 
@@ -62,3 +63,17 @@ def test_verdicts_reach_the_reported_accuracy(method: MethodName, photos, regist
         assert len(truth) == entry["pairs"][label]
         right = sum(decide(score, False, thresholds).value == label for score in truth)
         assert right / len(truth) == pytest.approx(entry["accuracy"][label], abs=0.01), label
+
+
+def test_the_tool_counts_right_what_the_service_will_decide() -> None:
+    """The accuracy written down is that of the service's own rule on the written thresholds."""
+    rng = np.random.default_rng(0)
+    centres = {Verdict.NEAR_DUPLICATE: 0.9, Verdict.SAME_SUBJECT: 0.6, Verdict.DIFFERENT: 0.3}
+    labels = [label for label in centres for _ in range(40)]
+    scores = [float(centres[label] + rng.normal(0, 0.1)) for label in labels]
+    entry = evaluate(labels, scores, MethodFamily.STRUCTURAL)
+    thresholds = thresholds_from_entry(entry)
+    decided = [decide(score, False, thresholds) for score in scores]
+    right = [d is label for d, label in zip(decided, labels, strict=True)]
+    assert 0.5 < entry["overall_accuracy"] < 1.0  # overlapping classes: some pairs are wrong
+    assert entry["overall_accuracy"] == pytest.approx(sum(right) / len(right), abs=1e-4)

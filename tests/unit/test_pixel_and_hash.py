@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
+from shared.methods import MethodName
 from tests.support.images import astronaut, coffee, encode
 from worker.decode import DecodedImage, decode_image
 from worker.methods.base import CompareOptions
@@ -13,13 +14,14 @@ from worker.methods.phash import PerceptualHashMethod
 from worker.methods.pixel import PixelDifferenceMethod
 
 _decoded = DecodedImage.from_pixels
+PIXEL_DEFAULTS = CompareOptions().for_method(MethodName.PIXEL)  # as the service passes them
 
 
 def test_pixel_marks_exactly_the_edited_region() -> None:
     a = coffee()  # 600 x 400
     b = a.copy()
     b[100:180, 250:370] = (255, 40, 40)  # a red box painted over the photo
-    result = PixelDifferenceMethod().compare(_decoded(a), _decoded(b), CompareOptions())
+    result = PixelDifferenceMethod().compare(_decoded(a), _decoded(b), PIXEL_DEFAULTS)
     changed = result.difference_map > 0
     edited = np.zeros(a.shape[:2], dtype=bool)
     edited[100:180, 250:370] = True
@@ -33,7 +35,7 @@ def test_pixel_marks_exactly_the_edited_region() -> None:
 def test_pixel_ignores_re_encoding_and_one_pixel_edge_shifts() -> None:
     a = astronaut()
     b = decode_image(encode(a, "JPEG", quality=95, subsampling=0), "b", 10**8).pixels
-    jpeg_result = PixelDifferenceMethod().compare(_decoded(a), _decoded(b), CompareOptions())
+    jpeg_result = PixelDifferenceMethod().compare(_decoded(a), _decoded(b), PIXEL_DEFAULTS)
     assert jpeg_result.metrics["changed_percent"] < 0.5
     shifted = np.roll(a, 1, axis=1)
     shift_result = PixelDifferenceMethod().compare(
@@ -45,7 +47,7 @@ def test_pixel_ignores_re_encoding_and_one_pixel_edge_shifts() -> None:
 def test_pixel_reports_alignment_and_no_counterpart() -> None:
     a = coffee()
     b = np.ascontiguousarray(a[40:, 60:])
-    result = PixelDifferenceMethod().compare(_decoded(a), _decoded(b), CompareOptions())
+    result = PixelDifferenceMethod().compare(_decoded(a), _decoded(b), PIXEL_DEFAULTS)
     assert result.alignment is not None and result.alignment.applied
     assert np.isnan(result.difference_map[:30, :50]).all()  # A's corner that B lacks
     assert result.metrics["changed_percent"] < 1.0

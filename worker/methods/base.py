@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
 
-from shared.methods import MethodName
+from shared.methods import METHOD_INFO, MethodName
 from shared.schemas import (
     AlignmentInfo,
     HeatmapFormat,
@@ -31,10 +31,17 @@ class Availability:
 
 @dataclass(frozen=True)
 class CompareOptions:
-    """Per-request choices; ``align=None`` means the method's own default."""
+    """Per-request choices; ``align=None`` means the method's own default, which ``for_method``
+    settles before a method sees the options (a method reads ``align`` as given)."""
 
     align: bool | None = None
     heatmap_format: HeatmapFormat = HeatmapFormat.JPEG
+
+    def for_method(self, name: MethodName) -> CompareOptions:
+        """These options with ``align`` settled: as asked, else ``aligns_by_default``."""
+        if self.align is not None:
+            return self
+        return replace(self, align=METHOD_INFO[name].aligns_by_default)
 
 
 @dataclass

@@ -36,8 +36,7 @@ class MsSsimMethod:
 
     def compare(self, a: DecodedImage, b: DecodedImage, options: CompareOptions) -> Comparison:
         """MS-SSIM of B brought into A's frame."""
-        align = True if options.align is None else options.align
-        frame = prepare_pair(a.pixels, b.pixels, align=align, min_side=MIN_SIDE)
+        frame = prepare_pair(a.pixels, b.pixels, align=bool(options.align), min_side=MIN_SIDE)
         result = ms_ssim(frame.a, frame.b, coverage=frame.coverage)
         difference = np.clip(1.0 - result.similarity_map, 0.0, 1.0).astype(np.float32)
         metrics = {f"cs_scale_{i + 1}": round(m, 6) for i, m in enumerate(result.cs_means)}

@@ -64,8 +64,7 @@ class PixelDifferenceMethod:
 
     def compare(self, a: DecodedImage, b: DecodedImage, options: CompareOptions) -> Comparison:
         """CIEDE2000 per pixel after alignment; changed = above the JND beyond anti-aliasing."""
-        align = True if options.align is None else options.align
-        frame = prepare_pair(a.pixels, b.pixels, align=align)
+        frame = prepare_pair(a.pixels, b.pixels, align=bool(options.align))
         scale = min(1.0, WORK_SIDE / max(frame.a.shape[:2]))
         small_a, small_b = _shrink(frame.a, scale), _shrink(frame.b, scale)
         covered = np.ones(small_a.shape[:2], dtype=bool)

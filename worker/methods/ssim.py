@@ -35,8 +35,7 @@ class SsimMethod:
 
     def compare(self, a: DecodedImage, b: DecodedImage, options: CompareOptions) -> Comparison:
         """SSIM of B brought into A's frame; the map is ``1 - local SSIM`` over A."""
-        align = True if options.align is None else options.align
-        frame = prepare_pair(a.pixels, b.pixels, align=align, min_side=MIN_SIDE)
+        frame = prepare_pair(a.pixels, b.pixels, align=bool(options.align), min_side=MIN_SIDE)
         result = structural_similarity(frame.a, frame.b)
         difference = spread_to_frame(result.ssim_map, frame)
         return Comparison(
