@@ -103,10 +103,10 @@ class Settings(BaseSettings):
         "AVX512_BF16 or AMX, scores differ slightly).",
     )
     batch_max_size: int = Field(
-        16, description="Most images one CNN forward pass gathers from concurrent requests."
+        16, ge=1, description="Most images one CNN forward pass gathers from concurrent requests."
     )
     batch_max_wait_ms: float = Field(
-        5.0, description="Longest a request waits for others to share its CNN forward pass."
+        5.0, ge=0, description="Longest a request waits for others to share its CNN forward pass."
     )
     embedding_cache_bytes: int = Field(
         256 * 1024 * 1024,

@@ -4,20 +4,25 @@ Each CNN has one batcher thread. A request puts its input (one canvas per image)
 waits on a future; the thread takes the first waiting input, gathers more for at most
 ``max_wait_s`` or until ``max_batch`` images, runs each group of equal shape through the compiled
 forward function in one call, and hands every request its own rows. It waits only while some
-other request is still preparing its input (``preparing``): a request alone never waits. Models
-never wait for each other: each has its own thread and queue, so a slow model holds up only its
-own requests.
+other request is still preparing its input (``preparing``): a request alone never waits, and the
+wait ends the moment the last one submits (a condition variable, not polling). Models never wait
+for each other: each has its own thread and queue, so a slow model holds up only its own requests.
+
+Whatever goes wrong with one group (the model raises, returns the wrong number of rows, handing
+out a result fails) becomes that group's requests' error; the thread carries on. Should it end
+anyway, ``alive`` turns false, so the model is reported unavailable instead of timing out every
+request, and anything still queued is failed at once.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
-from contextlib import contextmanager
+from concurrent.futures import Future, InvalidStateError
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -37,6 +42,14 @@ class Features(NamedTuple):
     """How many images shared the forward pass."""
     forward_ms: float
     """How long the forward pass took (the model's own time, shared by the whole batch)."""
+
+
+class BatcherStopped(RuntimeError):
+    """The batcher was closed, or its thread has ended: nothing more will be computed."""
+
+
+class ModelOutputError(RuntimeError):
+    """The forward function did not return one row per input image."""
 
 
 @dataclass
@@ -63,37 +76,64 @@ class BatchStats:
                 self.bucket_counts[index] += 1
 
 
+def _fail(items: list[_Item], error: BaseException) -> None:
+    """Give ``error`` to every request in ``items`` that has no answer yet."""
+    for item in items:
+        with suppress(InvalidStateError):  # answered or cancelled meanwhile
+            item.future.set_exception(error)
+
+
 class DynamicBatcher:
     """Gathers single images into batches for one model's forward function."""
 
     def __init__(self, forward: Forward, name: str, max_batch: int, max_wait_s: float) -> None:
+        if max_batch < 1:
+            raise ValueError(f"max_batch must be at least 1, not {max_batch}")
+        if max_wait_s < 0:
+            raise ValueError(f"max_wait_s must not be negative, not {max_wait_s}")
         self.forward = forward
         self.name = name
-        self.max_batch = max(1, max_batch)
-        self.max_wait_s = max(0.0, max_wait_s)
+        self.max_batch = max_batch
+        self.max_wait_s = max_wait_s
         self.stats = BatchStats()
-        self._queue: queue.Queue[_Item] = queue.Queue()
+        self._pending: deque[_Item] = deque()
         self._preparing = 0
-        self._lock = threading.Lock()
+        self._closed = False
+        # One lock for the queue, the count of requests preparing and the closed flag; the
+        # thread waits on it for the first image, and for company while someone is preparing.
+        self._changed = threading.Condition()
         self._thread = threading.Thread(target=self._run, name=f"batcher-{name}", daemon=True)
         self._thread.start()
+
+    @property
+    def alive(self) -> bool:
+        """Whether requests still get answers: not closed, and the thread still runs."""
+        return not self._closed and self._thread.is_alive()
 
     @contextmanager
     def preparing(self) -> Iterator[None]:
         """Announce that a request is about to submit, so that a batch waits for it."""
-        with self._lock:
+        with self._changed:
             self._preparing += 1
         try:
             yield
         finally:
-            with self._lock:
+            with self._changed:
                 self._preparing -= 1
+                self._changed.notify_all()
 
     def submit(self, canvases: list[np.ndarray]) -> list[Future[Features]]:
-        """Queue the images (H x W x 3 float32 each); each future gives that image's features."""
+        """Queue the images (H x W x 3 float32 each); each future gives that image's features.
+
+        Once the batcher has stopped, the futures come back failed with ``BatcherStopped``.
+        """
         items = [_Item(canvas) for canvas in canvases]
-        for item in items:
-            self._queue.put(item)
+        with self._changed:
+            if self.alive:
+                self._pending.extend(items)
+                self._changed.notify_all()
+                return [item.future for item in items]
+        _fail(items, BatcherStopped(f"{self.name}: the batcher has stopped"))
         return [item.future for item in items]
 
     def run(self, canvases: list[np.ndarray]) -> list[Features]:
@@ -102,45 +142,77 @@ class DynamicBatcher:
 
     def queue_depth(self) -> int:
         """Images waiting for a forward pass."""
-        return self._queue.qsize()
+        with self._changed:
+            return len(self._pending)
 
-    def _gather(self) -> list[_Item]:
-        batch = [self._queue.get()]
-        deadline = time.monotonic() + self.max_wait_s
-        while len(batch) < self.max_batch:
-            try:
-                batch.append(self._queue.get_nowait())
-                continue
-            except queue.Empty:
-                pass
-            remaining = deadline - time.monotonic()
-            if self._preparing == 0 or remaining <= 0:
-                break  # nobody else is about to submit, or waited long enough
-            try:
-                batch.append(self._queue.get(timeout=min(remaining, 0.0005)))
-            except queue.Empty:
-                continue
-        return batch
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Stop the thread (after the forward pass under way, if any) and fail what is queued."""
+        with self._changed:
+            self._closed = True
+            stranded = list(self._pending)
+            self._pending.clear()
+            self._changed.notify_all()
+        _fail(stranded, BatcherStopped(f"{self.name}: the batcher was closed"))
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout_s)
+
+    def _gather(self) -> list[_Item] | None:
+        """The next batch, or None once closed."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._pending or self._closed)
+            if self._closed:
+                return None
+            deadline = time.monotonic() + self.max_wait_s
+            # Someone about to submit is worth waiting for, up to the deadline.
+            while len(self._pending) < self.max_batch and self._preparing > 0:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self._closed:
+                    break
+                self._changed.wait(remaining)
+            count = min(self.max_batch, len(self._pending))
+            return [self._pending.popleft() for _ in range(count)]
 
     def _run(self) -> None:
-        while True:
-            batch = self._gather()
-            groups: dict[tuple[int, ...], list[_Item]] = {}
-            for item in batch:
-                groups.setdefault(item.canvas.shape, []).append(item)
-            for items in groups.values():
+        batch: list[_Item] = []
+        try:
+            while (batch := self._gather()) is not None:
+                try:
+                    self._handle(batch)
+                except Exception as exc:  # never lose the thread to one batch
+                    log.exception("%s: a batch of %d failed", self.name, len(batch))
+                    _fail(batch, exc)
+        except BaseException:  # not an Exception: the thread ends, but nobody is left waiting
+            log.exception("%s: the batcher thread ended", self.name)
+        finally:
+            with self._changed:
+                self._closed = True
+                stranded = (batch or []) + list(self._pending)
+                self._pending.clear()
+            _fail(stranded, BatcherStopped(f"{self.name}: the batcher has stopped"))
+
+    def _handle(self, batch: list[_Item]) -> None:
+        """Run the batch, a group of equal shapes at a time; errors go to the group's requests."""
+        # A request that gave up (cancelled its future) is not computed.
+        live = [item for item in batch if item.future.set_running_or_notify_cancel()]
+        groups: dict[tuple[int, ...], list[_Item]] = {}
+        for item in live:
+            groups.setdefault(np.shape(item.canvas), []).append(item)
+        for items in groups.values():
+            try:
                 self._forward_group(items)
+            except Exception as exc:  # the requests get the error; the thread carries on
+                log.exception("%s: a batch of %d failed", self.name, len(items))
+                _fail(items, exc)
 
     def _forward_group(self, items: list[_Item]) -> None:
         started = time.perf_counter()
-        try:
-            features = np.asarray(self.forward(np.stack([item.canvas for item in items])))
-        except Exception as exc:  # the requests get the error; the thread carries on
-            log.exception("%s: forward pass failed", self.name)
-            for item in items:
-                item.future.set_exception(exc)
-            return
+        features = np.asarray(self.forward(np.stack([item.canvas for item in items])))
         forward_ms = round((time.perf_counter() - started) * 1000, 3)
+        if features.ndim == 0 or features.shape[0] != len(items):
+            raise ModelOutputError(
+                f"{self.name}: the model returned output of shape {features.shape} "
+                f"for {len(items)} images; expected one row per image"
+            )
         self.stats.record(len(items))
         for index, item in enumerate(items):
             item.future.set_result(Features(features[index], len(items), forward_ms))

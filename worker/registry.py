@@ -9,7 +9,7 @@ from shared.schemas import MethodState, MethodStatus, WeightsSource, method_stat
 from shared.settings import Settings
 from worker.cache import ByteBoundedLRU
 from worker.methods.base import Availability, Method
-from worker.methods.cnn import CNN_SPECS, CnnMethod, cached_size
+from worker.methods.cnn import CNN_SPECS, CnnMethod, embedding_cache
 from worker.methods.ms_ssim import MsSsimMethod
 from worker.methods.phash import PerceptualHashMethod
 from worker.methods.pixel import PixelDifferenceMethod
@@ -56,7 +56,7 @@ class Registry:
 def build_registry(settings: Settings) -> Registry:
     """The pixel-based methods (SSIM, MS-SSIM, pixel difference, perceptual hash) plus the CNNs
     named in the settings (not loaded yet: see ``CnnMethod.load``)."""
-    cache = ByteBoundedLRU(settings.embedding_cache_bytes, cached_size)
+    cache = embedding_cache(settings.embedding_cache_bytes)
     cnns = [
         CnnMethod(CNN_SPECS[MethodName(name)], settings, cache)
         for name in settings.cnn_method_names()

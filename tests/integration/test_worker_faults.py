@@ -24,6 +24,9 @@ def test_missing_weights_give_503_with_instructions(service_without_weights: Ser
     error = assert_error(response, 503, "method_unavailable")
     assert "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5" in error["message"]
     assert "ISC_WEIGHTS_DIR" in error["message"]
+    # No server folder, no exception name; and a missing file is not worth retrying soon.
+    assert "/" not in error["message"] and "Exception" not in error["message"]
+    assert "Retry-After" not in response.headers
     assert methods["vgg16"]["available"] is False
     assert methods["vgg16"]["state"] == "unavailable"
     assert "ISC_WEIGHTS_DIR" in methods["vgg16"]["reason"]
@@ -31,7 +34,7 @@ def test_missing_weights_give_503_with_instructions(service_without_weights: Ser
     assert "not enabled" in methods["resnet50"]["reason"]
     assert ssim.status_code == 200  # SSIM still works
     health = service_without_weights.health()
-    assert "vgg16" in health["models_unavailable"]
+    assert health["models_unavailable"]["vgg16"] == error["message"]
     assert health["worker"] == "ready"
 
 

@@ -4,16 +4,18 @@
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from shared.methods import MethodName
 from shared.settings import Settings
 from tests.support.images import astronaut, coffee, png
 from tests.support.paths import WEIGHTS, photo
-from worker.batcher import DynamicBatcher, Features
+from worker.batcher import BatcherStopped, DynamicBatcher, Features, ModelOutputError
 from worker.cache import ByteBoundedLRU
 from worker.decode import decode_image
 from worker.methods.base import CompareOptions
@@ -101,6 +103,129 @@ def test_batcher_separates_shapes_and_reports_errors() -> None:
     with pytest.raises(ValueError, match="bad shape"):
         failing.result()
     assert batcher.run([np.ones((2, 2, 3))])[0][0] == 12  # the thread survived
+    assert batcher.alive
+
+
+def _sums(batch: np.ndarray) -> np.ndarray:
+    return batch.sum(axis=(1, 2, 3))
+
+
+def test_bad_batch_sizes_are_refused_not_clamped() -> None:
+    for size in (0, -3):
+        with pytest.raises(ValueError, match="max_batch"):
+            DynamicBatcher(_sums, "bad", max_batch=size, max_wait_s=0.0)
+        with pytest.raises(ValidationError, match="batch_max_size"):
+            Settings(batch_max_size=size)
+    with pytest.raises(ValueError, match="max_wait_s"):
+        DynamicBatcher(_sums, "bad", max_batch=1, max_wait_s=-0.001)
+
+
+def test_a_model_giving_the_wrong_number_of_rows_fails_those_requests_only() -> None:
+    rows = {"drop": 0}
+
+    def forward(batch: np.ndarray) -> np.ndarray:
+        return _sums(batch)[rows["drop"] :]
+
+    batcher = DynamicBatcher(forward, "rows", max_batch=8, max_wait_s=0.2)
+    rows["drop"] = 1
+    with batcher.preparing():
+        futures = batcher.submit([np.ones((2, 2, 3)), np.ones((2, 2, 3))])
+    for future in futures:
+        with pytest.raises(ModelOutputError, match="for 2 images"):
+            future.result(timeout=10)
+    rows["drop"] = 0
+    assert batcher.run([np.ones((2, 2, 3))])[0][0] == 12  # still serving
+    assert batcher.alive and batcher.stats.images == 1
+
+
+def test_a_result_that_cannot_be_handed_out_does_not_end_the_thread() -> None:
+    outputs = iter([np.float32(7.0)])  # a scalar: there is no row to hand out
+
+    def forward(batch: np.ndarray) -> np.ndarray:
+        return next(outputs, _sums(batch))
+
+    batcher = DynamicBatcher(forward, "scalar", max_batch=4, max_wait_s=0.0)
+    with pytest.raises(ModelOutputError):
+        batcher.submit([np.ones((2, 2, 3))])[0].result(timeout=10)
+    # A requester's own result handler that raises is its problem, not the batcher's.
+    handled = threading.Event()
+
+    def handler(_: Future[Features]) -> None:
+        handled.set()
+        raise RuntimeError("the requester's handler failed")
+
+    batcher.submit([np.ones((2, 2, 3))])[0].add_done_callback(handler)
+    assert handled.wait(timeout=10)
+    assert batcher.run([np.ones((2, 2, 3))])[0][0] == 12
+    assert batcher.alive
+
+
+def test_close_stops_the_thread_and_fails_what_is_queued() -> None:
+    release = threading.Event()
+    started = threading.Event()
+
+    def stuck(batch: np.ndarray) -> np.ndarray:
+        started.set()
+        release.wait(timeout=30)
+        return _sums(batch)
+
+    batcher = DynamicBatcher(stuck, "closing", max_batch=1, max_wait_s=0.0)
+    running = batcher.submit([np.ones((2, 2, 3))])[0]
+    assert started.wait(timeout=10)
+    queued = batcher.submit([np.ones((2, 2, 3))])[0]
+    closer = threading.Thread(target=batcher.close)
+    closer.start()
+    with pytest.raises(BatcherStopped):
+        queued.result(timeout=10)  # failed at once, not after the pass under way
+    assert not batcher.alive
+    release.set()
+    closer.join(timeout=10)
+    assert running.result(timeout=10)[0] == 12  # the pass under way still answers
+    assert not batcher._thread.is_alive()
+    late = batcher.submit([np.ones((2, 2, 3))])[0]
+    assert late.done() and isinstance(late.exception(), BatcherStopped)
+
+
+def test_a_dead_thread_is_reported_and_fails_requests_at_once() -> None:
+    class Fatal(BaseException):
+        """Not an ``Exception``: nothing in the batch loop may catch it."""
+
+    def fatal(batch: np.ndarray) -> np.ndarray:
+        raise Fatal
+
+    batcher = DynamicBatcher(fatal, "fatal", max_batch=4, max_wait_s=0.0)
+    with pytest.raises(BatcherStopped):
+        batcher.submit([np.ones((2, 2, 3))])[0].result(timeout=10)
+    batcher._thread.join(timeout=10)
+    assert not batcher.alive
+    started = time.monotonic()
+    with pytest.raises(BatcherStopped):
+        batcher.run([np.ones((2, 2, 3))])
+    assert time.monotonic() - started < 1
+
+
+def test_a_batch_waits_for_a_preparing_request_only_until_it_submits() -> None:
+    batcher = DynamicBatcher(_sums, "company", max_batch=8, max_wait_s=5.0)
+    started = time.monotonic()
+    assert batcher.run([np.ones((2, 2, 3))])[0].batch_size == 1  # alone: no wait
+    assert time.monotonic() - started < 1
+    ready = threading.Event()
+
+    def late_submitter() -> Future[Features]:
+        with batcher.preparing():
+            ready.set()
+            time.sleep(0.2)
+            return batcher.submit([np.ones((2, 2, 3))])[0]
+
+    with ThreadPoolExecutor(1) as pool:
+        late = pool.submit(late_submitter)
+        assert ready.wait(timeout=10)
+        started = time.monotonic()
+        first = batcher.submit([np.ones((2, 2, 3))])[0].result(timeout=10)
+        waited = time.monotonic() - started
+        second = late.result().result(timeout=10)
+    assert first.batch_size == second.batch_size == 2  # it waited for company
+    assert waited < 2  # and left when the other submitted, not at max_wait_s
 
 
 def test_lru_is_bounded_in_bytes_and_evicts_the_oldest() -> None:
