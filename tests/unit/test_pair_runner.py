@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 
@@ -77,3 +78,29 @@ def test_an_error_of_the_first_item_wins_and_the_runner_keeps_working(
         runner.run(check, 1, -2)
     assert runner.run(check, 1, 2) == (10, 20)
     runner.shutdown()
+
+
+def test_successive_pairs_take_different_cores_round_robin() -> None:
+    # Eight cores given explicitly: on a smaller machine pinning to the missing ones fails quietly,
+    # but each lane's threads still carry their core's name.
+    runner = PairRunner(cores=list(range(8)), pin=False)
+
+    def lane(item: str) -> str:
+        return threading.current_thread().name
+
+    pairs = [runner.run(lane, "a", "b") for _ in range(16)]
+    runner.shutdown()
+    for first, second in pairs:
+        assert first != second
+    for previous, current in itertools.pairwise(pairs):
+        assert not set(previous) & set(current), (previous, current)
+    firsts = [first for first, _ in pairs[:8]]
+    assert sorted(firsts) == sorted(f"pair-core{core}" for core in range(8))
+    assert pairs[8:] == pairs[:8]
+
+
+def test_on_two_cores_the_pairs_alternate_which_core_takes_the_first_item() -> None:
+    runner = PairRunner(cores=[0, 1], pin=False)
+    pairs = [runner.run(lambda _: threading.current_thread().name, 1, 2) for _ in range(4)]
+    runner.shutdown()
+    assert pairs == [("pair-core0", "pair-core1"), ("pair-core1", "pair-core0")] * 2
