@@ -77,6 +77,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
         loader.start()
         yield
+        for cnn in registry.cnns:  # requests still queued get an error rather than a hang
+            cnn.close()
 
     app = FastAPI(title="Image Similarity Checker - model worker", lifespan=lifespan)
     install_error_handlers(app)
