@@ -15,9 +15,8 @@ from __future__ import annotations
 import hmac
 import time
 from dataclasses import dataclass
-from typing import Annotated
 
-from fastapi import Security
+from fastapi import Security, params
 from fastapi.security import APIKeyHeader
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -40,12 +39,17 @@ api_key_scheme = APIKeyHeader(
 )
 
 
-async def require_api_key(
-    _key: Annotated[str | None, Security(api_key_scheme)] = None,
-) -> None:
-    """Route dependency that puts the key in the OpenAPI document (and Swagger's Authorize
-    button). The check itself is ``FrontDoorMiddleware``'s: here it would come too late, after
-    the body was parsed."""
+def key_dependencies(settings: Settings) -> list[params.Depends]:
+    """For the API routers: with a key configured, its scheme in the OpenAPI document (and
+    Swagger's Authorize button); without one, nothing, since the routes are open. The check
+    itself is ``FrontDoorMiddleware``'s: a dependency would run too late, after the body was
+    parsed."""
+    return [Security(api_key_scheme)] if settings.api_key else []
+
+
+async def require_api_key() -> None:
+    """Kept for routers that still name it; the key is checked by ``FrontDoorMiddleware`` and
+    documented through ``key_dependencies``."""
 
 
 class Admission:

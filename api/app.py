@@ -12,7 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from api.admission import Admission, FrontDoorMiddleware
+from api.admission import Admission, FrontDoorMiddleware, key_dependencies
 from api.docs import api_description, install_docs
 from api.observability import GatewayMetrics, ObservabilityMiddleware
 from api.routes import compare, legacy, meta
@@ -80,10 +80,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["X-Request-ID", "Retry-After", "Server-Timing"],
         )
     app.add_middleware(ObservabilityMiddleware, metrics=metrics)
-    app.include_router(compare.router)
-    app.include_router(legacy.router)
+    keyed = key_dependencies(settings)  # the key in the OpenAPI document, when one is set
+    app.include_router(compare.router, dependencies=keyed)
+    app.include_router(legacy.router, dependencies=keyed)
     app.include_router(meta.router)
-    app.include_router(meta.methods_router)
+    app.include_router(meta.methods_router, dependencies=keyed)
     install_docs(app)
 
     web_dir = settings.web_dir or DEFAULT_WEB_DIR

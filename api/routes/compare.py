@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
+from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 
-from api.admission import received_at, require_api_key
+from api.admission import received_at
 from api.dependencies import SettingsDep, WorkerDep
 from api.observability import request_id_of, request_state
 from api.routes.responses import COMPARE_ERRORS
@@ -15,7 +15,7 @@ from api.uploads import describe_uploads, read_checked_pair
 from shared.methods import MethodChoice
 from shared.schemas import CompareAllResult, CompareResult, HeatmapFormat
 
-router = APIRouter(prefix="/api/v1", tags=["compare"], dependencies=[Depends(require_api_key)])
+router = APIRouter(prefix="/api/v1", tags=["compare"])  # key: api.admission.key_dependencies
 
 
 @router.post(

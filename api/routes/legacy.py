@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
+from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
-from api.admission import require_api_key
 from api.dependencies import SettingsDep, WorkerDep
 from api.observability import request_id_of, request_state
 from api.routes.responses import COMPARE_ERRORS
@@ -17,7 +16,7 @@ from shared.errors import ErrorCode, ServiceError
 from shared.methods import MethodName, parse_method_name
 from shared.schemas import HeatmapFormat, LegacyCompareResult
 
-router = APIRouter(tags=["legacy"], dependencies=[Depends(require_api_key)])
+router = APIRouter(tags=["legacy"])  # key: api.admission.key_dependencies
 
 
 @router.post(

@@ -62,3 +62,11 @@ def test_openapi_describes_the_key_for_swagger_authorize() -> None:
         operation = spec["paths"][path][verb]
         assert {"APIKeyHeader": []} in operation["security"], path
     assert "401" in spec["paths"]["/api/v1/compare"]["post"]["responses"]
+    assert "security" not in spec["paths"]["/health"]["get"]
+
+
+def test_without_a_key_configured_the_document_asks_for_none() -> None:
+    """An open service that declared a key would tell clients (and schemathesis) to send one."""
+    spec = build_gateway().client.get("/openapi.json").json()
+    assert "securitySchemes" not in spec.get("components", {})
+    assert "security" not in spec["paths"]["/api/v1/compare"]["post"]
