@@ -29,7 +29,7 @@ from worker.metrics._structural_similarity import (
 )
 
 EXPONENTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
-"""beta_1 .. beta_M of the paper (Table 1 there), summing to 1."""
+"""beta_1 .. beta_M as published (summing to 1); alpha_M = beta_M."""
 
 
 def min_side(window_size: int = 11, scales: int = len(EXPONENTS)) -> int:

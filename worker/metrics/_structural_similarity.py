@@ -141,7 +141,7 @@ def structural_similarity(
 
     SSIM(x, y) = ((2 mu_x mu_y + C1)(2 sigma_xy + C2)) / ((mu_x^2 + mu_y^2 + C1)(sigma_x^2 +
     sigma_y^2 + C2)), C1 = (K1 L)^2, C2 = (K2 L)^2, over a ``window_size`` Gaussian window of
-    standard deviation ``sigma``: Wang et al. 2004, eq. 13, with the defaults of section III-C.
+    standard deviation ``sigma``: Wang et al. 2004, eq. 13, with the settings of its section III.
     ``downsample``: the authors' ``ssim.m`` averaging down first (``authors_downsample``).
 
     Raises ``ValueError`` when the images differ in size or are smaller than the window after
