@@ -30,16 +30,18 @@ $(VENV)/.installed-test: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
 run: $(VENV)/.installed-run
 	$(BIN)/python -m api
 
-## Install test dependencies (and Debian's Chromium), lint, and run the whole test suite.
+## Install test dependencies (and Debian's Chromium), lint and type-check, run the whole test suite.
 test: $(VENV)/.installed-test
 	tools/install-chromium.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: $(VENV)/.installed-test
 	$(BIN)/ruff format .

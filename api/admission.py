@@ -47,11 +47,6 @@ def key_dependencies(settings: Settings) -> list[params.Depends]:
     return [Security(api_key_scheme)] if settings.api_key else []
 
 
-async def require_api_key() -> None:
-    """Kept for routers that still name it; the key is checked by ``FrontDoorMiddleware`` and
-    documented through ``key_dependencies``."""
-
-
 class Admission:
     """Counts comparisons in flight and refuses the ones over the limit."""
 

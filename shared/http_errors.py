@@ -4,6 +4,7 @@ no route ever answers with a bare traceback or a framework-specific error body."
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -25,7 +26,7 @@ _FRAMEWORK_CODES = {
 or an internal error (5xx), so that a code always has its one status."""
 
 
-def error_json(error: ServiceError, headers: dict[str, str] | None = None) -> JSONResponse:
+def error_json(error: ServiceError, headers: Mapping[str, str] | None = None) -> JSONResponse:
     """The JSON response for ``error`` (with its own headers, e.g. Retry-After)."""
     return JSONResponse(
         error.to_response().model_dump(mode="json"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 
 class MethodName(StrEnum):
@@ -30,10 +31,16 @@ class _AnyCase(StrEnum):
         return cls._value2member_map_.get(key) if key else None  # type: ignore[return-value]
 
 
-# What a client may ask for: one method, or "all" of the available ones at once.
-MethodChoice = _AnyCase(  # type: ignore[misc]
-    "MethodChoice", {**{m.name: m.value for m in MethodName}, "ALL": ALL_METHODS}
-)
+if TYPE_CHECKING:  # the members are built from MethodName at run time; mypy sees the type
+
+    class MethodChoice(_AnyCase):
+        """What a client may ask for: one method, or "all" of the available ones at once."""
+
+else:
+    # What a client may ask for: one method, or "all" of the available ones at once.
+    MethodChoice = _AnyCase(
+        "MethodChoice", {**{m.name: m.value for m in MethodName}, "ALL": ALL_METHODS}
+    )
 
 
 class MethodFamily(StrEnum):

@@ -173,7 +173,7 @@ class DynamicBatcher:
             return [self._pending.popleft() for _ in range(count)]
 
     def _run(self) -> None:
-        batch: list[_Item] = []
+        batch: list[_Item] | None = []
         try:
             while (batch := self._gather()) is not None:
                 try:

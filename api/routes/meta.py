@@ -6,11 +6,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from api.admission import require_api_key
 from api.dependencies import SettingsDep, SupervisorDep, WorkerDep
 from shared.errors import ErrorCode, ErrorResponse, ServiceError
 from shared.image_header import ACCEPTED_MIME_TYPES
@@ -26,7 +25,7 @@ from shared.schemas import (
 )
 
 router = APIRouter(tags=["meta"])
-methods_router = APIRouter(tags=["meta"], dependencies=[Depends(require_api_key)])
+methods_router = APIRouter(tags=["meta"])  # key: api.admission.key_dependencies
 
 
 @methods_router.get("/api/v1/methods", response_model=MethodsResponse, summary="List the methods")

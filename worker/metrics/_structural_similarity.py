@@ -101,8 +101,8 @@ def ssim_maps(
         )
 
     buffer_a, buffer_b = blur(x), blur(y)  # mu1, mu2
-    mu1_mu2 = cv2.multiply(buffer_a, buffer_b)
-    mu_sq_sum = cv2.multiply(buffer_a, buffer_a)
+    mu1_mu2: np.ndarray = cv2.multiply(buffer_a, buffer_b)
+    mu_sq_sum: np.ndarray = cv2.multiply(buffer_a, buffer_a)
     cv2.add(mu_sq_sum, cv2.multiply(buffer_b, buffer_b, dst=buffer_a), dst=mu_sq_sum)
     # cs = (2 sigma12 + C2) / (sigma1^2 + sigma2^2 + C2), sigma12 = blur(xy) - mu1 mu2
     cs_num = blur(cv2.multiply(x, y, dst=buffer_a), dst=buffer_b)

@@ -15,6 +15,7 @@ from tests.unit.api.conftest import (
     http_scope,
     metrics_text,
     post_pair,
+    run_coroutine,
 )
 
 MULTIPART = {"Content-Type": "multipart/form-data; boundary=x", "Content-Length": "300000"}
@@ -49,7 +50,7 @@ def test_a_slow_upload_holds_the_slot_and_the_next_comparison_gets_429_unread() 
         hang_up.set()  # the slow client goes away: its slot comes back
         await first
 
-    asyncio.run(scenario())
+    run_coroutine(scenario())
     assert admission.inflight == 0
     metrics = metrics_text(gateway)
     assert "isc_gateway_inflight_comparisons 0.0" in metrics

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from tests.support.checks import assert_error
 from tests.unit.api.conftest import (
     build_gateway,
@@ -11,6 +9,7 @@ from tests.unit.api.conftest import (
     http_scope,
     metrics_text,
     post_pair,
+    run_coroutine,
 )
 
 KEY = "s3cret"
@@ -40,7 +39,7 @@ def test_401_is_sent_before_the_body_is_read() -> None:
     gateway = build_gateway(api_key=KEY)
     headers = {"Content-Type": MULTIPART, "Content-Length": str(40 * 2**20)}
     for path in ("/api/v1/compare", "/compare"):
-        answer = asyncio.run(call_asgi(gateway.app, http_scope(path, headers)))
+        answer = run_coroutine(call_asgi(gateway.app, http_scope(path, headers)))
         assert answer.status == 401 and not answer.body_read, (path, answer)
         assert b'"unauthorized"' in answer.body
 

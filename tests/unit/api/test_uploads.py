@@ -3,8 +3,6 @@ multipart body required, and both files streamed to the worker A then B, never j
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from tests.support.checks import assert_error
@@ -16,6 +14,7 @@ from tests.unit.api.conftest import (
     call_asgi,
     http_scope,
     post_pair,
+    run_coroutine,
 )
 
 
@@ -60,7 +59,7 @@ def test_a_json_body_is_400_malformed_request_before_it_is_read(
     assert "multipart/form-data" in error["message"]
     assert error["detail"] == {"content_type": "application/json"}
     headers = {"Content-Type": "application/json", "Content-Length": "100"}
-    answer = asyncio.run(call_asgi(gateway.app, http_scope(path, headers)))
+    answer = run_coroutine(call_asgi(gateway.app, http_scope(path, headers)))
     assert answer.status == 400 and not answer.body_read
     assert gateway.worker.requests == []
 

@@ -151,10 +151,11 @@ class CnnMethod:
         distance at the same place, after registering B onto A when alignment is asked for."""
         registration = register(a.pixels, b.pixels) if options.align else None
         images = [a.pixels, b.pixels]
-        digests = [a.digest, b.digest]
-        aligned = registration is not None and registration.warped_b is not None
-        if aligned:
-            images.append(registration.warped_b)
+        digests: list[str | None] = [a.digest, b.digest]
+        warped_b = registration.warped_b if registration is not None else None
+        coverage = registration.coverage if registration is not None else None
+        if warped_b is not None:
+            images.append(warped_b)
             digests.append(None)
         maps = self.feature_maps(images, digests)
         features, placements, (canvas_w, canvas_h) = maps.features, maps.placements, maps.canvas
@@ -171,8 +172,8 @@ class CnnMethod:
                 f"score says nothing about the images' content."
             )
         extra_views = []
-        if aligned:
-            covered = cell_coverage(registration.coverage, place_a, fa.shape[:2])
+        if warped_b is not None and coverage is not None:
+            covered = cell_coverage(coverage, place_a, fa.shape[:2])
             same = cellwise_distance(fa, features[2], place_a.cells & covered)
             extra_views.append(
                 DifferenceView(
