@@ -150,6 +150,11 @@ def test_image_over_the_pixel_limit_is_413_before_decoding() -> None:
     error = _error(bomb, limit=1_000_000)
     assert (error.status_code, error.code) == (413, ErrorCode.IMAGE_TOO_LARGE)
     assert error.detail["size"] == [4000, 4000]
+    # The same file with its pixel data cut off: within the limit, decoding it fails (422);
+    # over the limit it is still 413, so the size was refused from the header, undecoded.
+    headless = bomb[: len(bomb) // 2]
+    assert _error(headless).code is ErrorCode.CORRUPT_IMAGE
+    assert _error(headless, limit=1_000_000).code is ErrorCode.IMAGE_TOO_LARGE
 
 
 def test_unsupported_format_is_415() -> None:

@@ -68,18 +68,24 @@ def test_cnn_explanation_is_about_content(method: MethodName) -> None:
     assert "same broad kind" in text
 
 
-def test_alignment_is_mentioned_when_applied() -> None:
-    alignment = AlignmentInfo(requested=True, applied=True, note="B was registered onto A")
-    text = explain(
-        MethodName.PIXEL,
-        0.99,
-        Verdict.NEAR_DUPLICATE,
-        STRUCTURAL,
-        WeightsSource.NONE,
-        "",
-        alignment,
-    )
-    assert "aligned onto A" in text
+def test_alignment_is_mentioned_when_applied_and_only_then() -> None:
+    def text_with(alignment: AlignmentInfo | None) -> str:
+        return explain(
+            MethodName.PIXEL,
+            0.99,
+            Verdict.NEAR_DUPLICATE,
+            STRUCTURAL,
+            WeightsSource.NONE,
+            "",
+            alignment,
+        )
+
+    applied = AlignmentInfo(requested=True, applied=True, note="B was registered onto A")
+    assert "aligned onto A" in text_with(applied)
+    # Asked for but not found (different photos), or not asked for: nothing was aligned.
+    failed = AlignmentInfo(requested=True, applied=False, note="too few matches")
+    assert "aligned" not in text_with(failed)
+    assert "aligned" not in text_with(None)
 
 
 def test_uncalibrated_cnn_says_why_there_is_no_verdict() -> None:
