@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from starlette.formparsers import MultiPartParser
 
+from api.app import MULTIPART_OVERHEAD_BYTES
 from shared.settings import Settings
 
 
 def configure_process(settings: Settings) -> None:
     """Tune this process for the gateway's work; call once, before the app serves."""
-    # Keep uploads in memory up to the limit: they are never spooled to disk.
-    MultiPartParser.spool_max_size = settings.max_upload_bytes + 1
+    # Keep every part in memory, never spooled to disk. One part may be larger than the upload
+    # limit (the size check reads it after parsing): only the body limit bounds it.
+    body_limit = 2 * settings.max_upload_bytes + MULTIPART_OVERHEAD_BYTES
+    MultiPartParser.spool_max_size = body_limit + 1

@@ -320,19 +320,6 @@ def test_logs_carry_ids_and_sizes_but_never_names_or_content(service: Service) -
     assert "holiday" not in log
 
 
-def test_no_upload_touches_the_disk(service: Service, tmp_path) -> None:
-    from starlette.formparsers import MultiPartParser
-
-    # The gateway's parser keeps parts in memory up to the upload limit; check the setting its
-    # process applies at start (the worker takes a raw body and parses no multipart).
-    from api.process import configure_process
-    from shared.settings import Settings
-    from tests.conftest import MAX_UPLOAD_BYTES
-
-    configure_process(Settings(max_upload_bytes=MAX_UPLOAD_BYTES))
-    assert MultiPartParser.spool_max_size > MAX_UPLOAD_BYTES
-
-
 def test_api_key_and_cors(log_dir) -> None:
     with running_service(
         log_dir, "secured", cnn_methods="", api_key="s3cret", cors_origins="https://app.example"

@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,10 +65,25 @@ class Service:
 
 
 @contextmanager
-def running_service(log_dir: Path, name: str, **settings: str) -> Iterator[Service]:
-    """Run ``python -m api`` with ``ISC_*`` settings until the block ends."""
+def running_service(
+    log_dir: Path,
+    name: str,
+    *,
+    cwd: Path | None = None,
+    environment: Mapping[str, str] | None = None,
+    **settings: str,
+) -> Iterator[Service]:
+    """Run ``python -m api`` with ``ISC_*`` settings until the block ends.
+
+    ``cwd`` (default: the repository) and ``environment`` (added to this process's, e.g.
+    ``TMPDIR``) reach the worker too, which the gateway starts with its own. Outside the
+    repository the packages are found through ``PYTHONPATH``.
+    """
     port = free_port()
     env = os.environ.copy()
+    env.update(environment or {})
+    if cwd is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     env.update(
         {
             "ISC_HOST": "127.0.0.1",
@@ -83,7 +98,7 @@ def running_service(log_dir: Path, name: str, **settings: str) -> Iterator[Servi
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "api"],
-            cwd=REPO,
+            cwd=REPO if cwd is None else cwd,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
