@@ -12,6 +12,7 @@ as the worker hop.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import time
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from fastapi import Security, params
 from fastapi.security import APIKeyHeader
 from starlette.datastructures import Headers
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.observability import GatewayMetrics
 from shared.errors import ErrorCode, ServiceError
@@ -103,6 +104,57 @@ class _RouteLabel:
     path: str
 
 
+class UploadDeadline:
+    """Receives an admitted comparison's body within ``seconds``, or gives up on it.
+
+    Once admitted, an upload holds an in-flight slot; uvicorn sets no deadline on receiving a
+    body, so without one a client that sends slowly (or stops) would hold its slot for ever,
+    and ``max_inflight`` such clients would shut everyone else out. When the deadline passes, the
+    app's own answer (the framework's 'error parsing the body') is dropped and the front door
+    answers 408 instead. After the last body chunk, receiving is no longer timed: the app may
+    wait on it for the client's disconnect while it streams the answer.
+    """
+
+    def __init__(self, receive: Receive, send: Send, seconds: float) -> None:
+        self._receive = receive
+        self._send = send
+        self.seconds = seconds
+        self._deadline: float | None = None  # in the event loop's clock, from the first read
+        self._body_done = False
+        self.expired = False
+
+    async def receive(self) -> Message:
+        """The next message, or ``TimeoutError`` once the body is overdue."""
+        if self._body_done:
+            return await self._receive()
+        if self._deadline is None:
+            self._deadline = asyncio.get_running_loop().time() + self.seconds
+        try:
+            # A timer on this task, not a new task per chunk as wait_for would make.
+            async with asyncio.timeout_at(self._deadline):
+                message = await self._receive()
+        except TimeoutError:
+            self.expired = True
+            raise
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            self._body_done = True
+        return message
+
+    async def send(self, message: Message) -> None:
+        """Pass the app's answer on, unless the upload ran out of time (408 replaces it)."""
+        if not self.expired:
+            await self._send(message)
+
+    def error(self) -> ServiceError:
+        """The answer to an upload that did not arrive in time."""
+        return ServiceError(
+            ErrorCode.UPLOAD_TIMEOUT,
+            f"The request body did not arrive within {self.seconds:g} s; send it faster, or "
+            "send smaller images.",
+            {"timeout_s": self.seconds},
+        )
+
+
 class FrontDoorMiddleware:
     """ASGI middleware: API key, body type and in-flight slot, checked from the headers."""
 
@@ -113,6 +165,7 @@ class FrontDoorMiddleware:
         self.api_key = settings.api_key.encode() if settings.api_key else None
         self.admission = admission
         self.metrics = metrics
+        self.upload_timeout_s = settings.upload_timeout_s
 
     def _require_key(self, headers: Headers) -> None:
         if self.api_key is None:
@@ -147,7 +200,13 @@ class FrontDoorMiddleware:
             await self.app(scope, receive, send)
             return
         scope.setdefault("state", {})["received_at"] = time.perf_counter()
+        upload = UploadDeadline(receive, send, self.upload_timeout_s)
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, upload.receive, upload.send)
+        except Exception:
+            if not upload.expired:
+                raise
         finally:
             self.admission.leave()
+        if upload.expired:
+            await error_json(upload.error(), headers={"Connection": "close"})(scope, receive, send)

@@ -36,12 +36,11 @@ class WorkerAnswer:
     @classmethod
     def from_body(cls, body: bytes) -> WorkerAnswer:
         """Find the top-level timings in the tail; nothing before it is looked at."""
-        found = None
-        for found in _TIMINGS_TAIL.finditer(body, max(0, len(body) - TAIL_BYTES)):  # noqa: B007
-            pass  # the last one: nested results of method=all have their own timings
-        if found is None:
+        found = list(_TIMINGS_TAIL.finditer(body, max(0, len(body) - TAIL_BYTES)))
+        if not found:
             return cls(body, None, None)
-        return cls(body, float(found.group(1)), slice(*found.span(2)))
+        last = found[-1]  # the top level's: nested results of method=all have their own timings
+        return cls(body, float(last.group(1)), slice(*last.span(2)))
 
     def chunks(self, total_ms: float) -> list[bytes | memoryview]:
         """The body with ``total_ms`` written into its placeholder, as a head and a tail."""

@@ -24,6 +24,7 @@ class ErrorCode(StrEnum):
     WORKER_UNAVAILABLE = "worker_unavailable"
     WORKER_TIMEOUT = "worker_timeout"
     MODEL_TIMEOUT = "model_timeout"
+    UPLOAD_TIMEOUT = "upload_timeout"
     TOO_MANY_REQUESTS = "too_many_requests"
     UNAUTHORIZED = "unauthorized"
     NOT_FOUND = "not_found"
@@ -74,6 +75,7 @@ ERROR_STATUS: dict[ErrorCode, int] = {
     ErrorCode.EMPTY_FILE: 422,
     ErrorCode.IMAGE_TOO_SMALL: 422,
     ErrorCode.CORRUPT_IMAGE: 422,
+    ErrorCode.UPLOAD_TIMEOUT: 408,
     ErrorCode.TOO_MANY_REQUESTS: 429,
     ErrorCode.INTERNAL_ERROR: 500,
     ErrorCode.METHOD_UNAVAILABLE: 503,

@@ -34,6 +34,13 @@ class Settings(BaseSettings):
         description="Comparisons the gateway forwards at once; more get 429 with Retry-After "
         "(backpressure instead of an unbounded queue).",
     )
+    upload_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        description="Longest a client may take to send a comparison's body once the gateway "
+        "admitted it (408 above): an admitted upload holds an in-flight slot, so a client that "
+        "sends slowly or stalls must not hold it for ever.",
+    )
     retry_after_s: int = Field(1, description="Retry-After sent with 429 and 503 answers.")
     shutdown_grace_s: float = Field(
         30.0,

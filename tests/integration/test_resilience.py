@@ -115,6 +115,20 @@ def test_worker_killed_during_a_request_gives_503_and_recovers(log_dir) -> None:
         assert "isc_gateway_worker_restarts 1.0" in httpx.get(service.base_url + "/metrics").text
 
 
+def test_a_stalled_upload_gets_408_and_gives_its_slot_back(log_dir) -> None:
+    with running_service(
+        log_dir, "stalled", cnn_methods="", max_inflight="1", upload_timeout_s="1"
+    ) as service:
+        started = time.monotonic()
+        with _start_upload(service) as stalled:  # declares 30 MB, sends a few bytes, stops
+            assert _status_within(stalled, 10.0) == 408
+        assert 0.9 < time.monotonic() - started < 8
+        _wait_for_metric(service, "isc_gateway_inflight_comparisons 0.0")
+        with service.client() as client:
+            answer = client.post("/api/v1/compare", files=_big_pair(), data={"method": "ssim"})
+        assert answer.status_code == 200, answer.text  # the slot came back
+
+
 def test_full_queue_answers_429_with_retry_after(log_dir) -> None:
     with running_service(log_dir, "queue", cnn_methods="", max_inflight="1") as service:
         # The slot is taken before the body is read: a slow upload holds it, and the next

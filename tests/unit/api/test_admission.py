@@ -83,3 +83,26 @@ def test_the_slot_is_held_until_the_answer_and_given_back_after_errors() -> None
     assert gateway.app.state.admission.inflight == 0
     gateway.worker.reply = busy_worker
     assert post_pair(gateway).status_code == 200  # the failed one gave its slot back
+
+
+def test_an_upload_that_stalls_gets_408_and_its_slot_back() -> None:
+    gateway = build_gateway(max_inflight=1, upload_timeout_s=0.3)
+    admission = gateway.app.state.admission
+    chunks = 0
+
+    async def stalling_client() -> dict:
+        nonlocal chunks
+        chunks += 1
+        if chunks == 1:
+            return {"type": "http.request", "body": b"--x\r\n", "more_body": True}
+        await asyncio.Event().wait()  # the rest never comes
+        raise AssertionError("unreachable")
+
+    answer = run_coroutine(
+        call_asgi(gateway.app, http_scope("/api/v1/compare", MULTIPART), stalling_client)
+    )
+    assert answer.status == 408, answer
+    assert b'"upload_timeout"' in answer.body and answer.headers["connection"] == "close"
+    assert admission.inflight == 0
+    assert post_pair(gateway).status_code == 200  # the slot is free again
+    assert gateway.worker.requests[-1].url.path == "/v1/compare"
