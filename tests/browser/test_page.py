@@ -442,3 +442,17 @@ def test_file_inputs_accept_the_real_list(page: Page, service: Service) -> None:
 
     open_page(page, service)
     expect(page.locator("#file-a")).to_have_attribute("accept", ",".join(ACCEPTED_MIME_TYPES))
+
+
+def test_a_repeated_comparison_says_it_came_from_the_result_cache(
+    page: Page, service: Service
+) -> None:
+    open_page(page, service)
+    choose(page, "owl.jpg", "parrot.jpg")  # a pair no other test compares with this method
+    details = page.locator("#details-list")
+    run_comparison(page, "pixel")
+    expect(details).to_contain_text("(decode ")
+    expect(details).not_to_contain_text("result cache")
+    page.click("#compare-button")  # the same pair and method again
+    expect(details).to_contain_text("a repeat, answered from the result cache", timeout=60_000)
+    expect(details).to_contain_text("first computed in ")

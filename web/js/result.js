@@ -44,8 +44,19 @@ function details(result) {
     "Preparation": result.preparation,
     ...(result.alignment ? { "Alignment": result.alignment.note } : {}),
     ...Object.fromEntries(Object.entries(result.metrics).map(([key, value]) => [key.replaceAll("_", " "), String(value)])),
-    "Time": `${Math.round(timings.total_ms ?? timings.worker_ms)} ms (decode ${Math.round(timings.decode_ms)}, compute ${Math.round(timings.compute_ms)}, heatmap ${Math.round(timings.heatmap_ms)})`,
+    "Time": timeText(timings),
   };
+}
+
+/** This request's time; a repeated request answered from the result cache says so, with the
+ * stages as they were first computed rather than zeros. */
+function timeText(timings) {
+  const total = `${Math.round(timings.total_ms ?? timings.worker_ms)} ms`;
+  const stages = (t) => `decode ${Math.round(t.decode_ms)}, compute ${Math.round(t.compute_ms)}, heatmap ${Math.round(t.heatmap_ms)}`;
+  if (timings.replayed) {
+    return `${total}: a repeat, answered from the result cache (first computed in ${Math.round(timings.replayed.worker_ms)} ms: ${stages(timings.replayed)})`;
+  }
+  return `${total} (${stages(timings)})`;
 }
 
 /** Show one result; `urls` are the page's own copies of A and B (the heatmap stands in for A). */
