@@ -4,10 +4,14 @@ app; and the start-up objects frozen out of garbage collection."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from PIL import Image
+from starlette.datastructures import Headers, UploadFile
 from starlette.formparsers import MultiPartParser
 from threadpoolctl import threadpool_info, threadpool_limits
 
@@ -38,11 +42,42 @@ def test_the_worker_process_holds_blas_to_one_thread_and_pillow_to_the_pixel_lim
             Image.MAX_IMAGE_PIXELS = previous
 
 
+def _spooled_to_disk(size: int) -> bool:
+    """Whether Starlette's multipart parser, the one the gateway reads its uploads with, moves a
+    file part of ``size`` bytes out of memory into a temporary file."""
+    boundary = "isc-boundary"
+    head = (
+        f"--{boundary}\r\n"
+        'Content-Disposition: form-data; name="image_a"; filename="a.png"\r\n'
+        "Content-Type: image/png\r\n\r\n"
+    )
+    body = head.encode() + b"\0" * size + f"\r\n--{boundary}--\r\n".encode()
+
+    async def parse() -> bool:
+        async def arriving() -> AsyncIterator[bytes]:
+            for start in range(0, len(body), 65536):
+                yield body[start : start + 65536]
+
+        headers = Headers({"content-type": f"multipart/form-data; boundary={boundary}"})
+        form = await MultiPartParser(headers, arriving()).parse()
+        upload = form["image_a"]
+        assert isinstance(upload, UploadFile) and upload.size == size
+        try:
+            return bool(upload.file._rolled)  # type: ignore[attr-defined]  # SpooledTemporaryFile
+        finally:
+            await form.close()
+
+    with ThreadPoolExecutor(1) as thread:  # the browser tests keep a loop in the main thread
+        return thread.submit(asyncio.run, parse()).result()
+
+
 def test_the_gateway_process_keeps_uploads_in_memory_up_to_the_limit() -> None:
     previous = MultiPartParser.spool_max_size
     try:
+        # The probe sees a spill: past the parser's setting, a part goes to a temporary file.
+        assert _spooled_to_disk(MultiPartParser.spool_max_size + 1)
         gateway_process.configure_process(Settings(max_upload_bytes=5_000_000))
-        assert MultiPartParser.spool_max_size > 5_000_000
+        assert not _spooled_to_disk(5_000_000)  # an upload at the limit stays in memory
     finally:
         MultiPartParser.spool_max_size = previous
 
