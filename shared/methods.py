@@ -164,3 +164,26 @@ def parse_method_name(value: str) -> MethodName | None:
         return MethodName(key)
     except ValueError:
         return LEGACY_ALIASES.get(key)
+
+
+def method_field_description() -> str:
+    """The ``method`` field's help text, from the registry: every name, grouped by family."""
+    by_family: dict[MethodFamily, list[str]] = {}
+    for info in METHOD_INFO.values():
+        by_family.setdefault(info.family, []).append(info.name.value)
+    groups = "; ".join(f"{family}: {', '.join(names)}" for family, names in by_family.items())
+    return f"{groups}; or {ALL_METHODS}: every available method at once. Any case."
+
+
+def align_field_description() -> str:
+    """The ``align`` field's help text, with each method's default from ``aligns_by_default``."""
+    aligning = [info.name.value for info in METHOD_INFO.values() if info.aligns_by_default]
+    return (
+        f"Register B onto A first (feature matching). Default: on for {', '.join(aligning)}, "
+        "off for the others (for a CNN, on adds its aligned same-place map)."
+    )
+
+
+def legacy_model_field_description() -> str:
+    """The legacy ``model`` field's help text: every method name and the original aliases."""
+    return f"{', '.join(MethodName)} (also: {', '.join(LEGACY_ALIASES)}); any case."

@@ -12,7 +12,7 @@ from api.dependencies import SettingsDep, WorkerDep
 from api.observability import request_id_of, request_state
 from api.routes.responses import COMPARE_ERRORS
 from api.uploads import describe_uploads, read_checked_pair
-from shared.methods import MethodChoice
+from shared.methods import MethodChoice, align_field_description, method_field_description
 from shared.schemas import CompareAllResult, CompareResult, HeatmapFormat
 
 router = APIRouter(prefix="/api/v1", tags=["compare"])  # key: api.admission.key_dependencies
@@ -31,10 +31,7 @@ async def compare(
     image_b: Annotated[UploadFile, File(description="The image to compare with image A.")],
     method: Annotated[
         MethodChoice,
-        Form(
-            description="ssim, ms_ssim, pixel or phash (pixels), vgg16, resnet50 or "
-            "mobilenet_v2 (content), or all: every available method at once. Any case."
-        ),
+        Form(description=method_field_description()),
     ],
     settings: SettingsDep,
     worker: WorkerDep,
@@ -42,8 +39,7 @@ async def compare(
     align: Annotated[
         bool | None,
         Form(
-            description="Register B onto A first (feature matching). Default: on for ssim, "
-            "ms_ssim and pixel, off for the CNNs (on adds their aligned same-place map).",
+            description=align_field_description(),
             # An empty form value leaves the field unset (FastAPI reads it as the default); as
             # the one example it keeps Swagger's form from pre-selecting true for every method.
             examples=[""],

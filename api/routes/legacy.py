@@ -13,7 +13,7 @@ from api.observability import request_id_of, request_state
 from api.routes.responses import COMPARE_ERRORS
 from api.uploads import describe_uploads, read_checked_pair
 from shared.errors import ErrorCode, ServiceError
-from shared.methods import MethodName, parse_method_name
+from shared.methods import MethodName, legacy_model_field_description, parse_method_name
 from shared.schemas import HeatmapFormat, LegacyCompareResult
 
 router = APIRouter(tags=["legacy"])  # key: api.admission.key_dependencies
@@ -32,7 +32,7 @@ async def compare_legacy(
     worker: WorkerDep,
     request: Request,
     model: Annotated[
-        str, Form(description="ssim, vgg16, resnet50 or mobilenet_v2 (also: mobilenet).")
+        str, Form(description=legacy_model_field_description())
     ] = MethodName.SSIM.value,
 ) -> Response:
     """The original endpoint: form fields ``image1``, ``image2``, ``model`` (default ``ssim``).

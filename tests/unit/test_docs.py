@@ -33,6 +33,18 @@ def test_the_api_description_lists_every_method_of_the_registry() -> None:
     assert f"**{ALL_METHODS}**" in description
 
 
+def test_the_form_fields_name_every_method_and_each_align_default() -> None:
+    schemas = create_app().openapi()["components"]["schemas"]
+    fields = schemas["Body_compare_api_v1_compare_post"]["properties"]
+    legacy = schemas["Body_compare_legacy_compare_post"]["properties"]
+    aligned_default = fields["align"]["description"].split("Default: on for ")[1].split(", off")[0]
+    for info in METHOD_INFO.values():
+        assert re.search(rf"\b{info.name}\b", fields["method"]["description"]), info.name
+        assert re.search(rf"\b{info.name}\b", legacy["model"]["description"]), info.name
+        assert (info.name.value in aligned_default.split(", ")) == info.aligns_by_default
+    assert ALL_METHODS in fields["method"]["description"]
+
+
 def test_the_package_description_names_every_method_family() -> None:
     description = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["description"]
     for family in MethodFamily:
