@@ -16,6 +16,7 @@ from starlette.formparsers import MultiPartParser
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from api import process as gateway_process
+from api.app import MULTIPART_OVERHEAD_BYTES
 from api.app import create_app as create_gateway
 from shared.settings import Settings
 from worker import process as worker_process
@@ -78,6 +79,9 @@ def test_the_gateway_process_keeps_uploads_in_memory_up_to_the_limit() -> None:
         assert _spooled_to_disk(MultiPartParser.spool_max_size + 1)
         gateway_process.configure_process(Settings(max_upload_bytes=5_000_000))
         assert not _spooled_to_disk(5_000_000)  # an upload at the limit stays in memory
+        # So does the largest part the body limit lets through (its size is checked after
+        # parsing, so one part may exceed the upload limit).
+        assert not _spooled_to_disk(2 * 5_000_000 + MULTIPART_OVERHEAD_BYTES)
     finally:
         MultiPartParser.spool_max_size = previous
 
