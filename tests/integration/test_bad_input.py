@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 
 import numpy as np
@@ -96,7 +97,25 @@ def test_file_over_the_byte_limit_is_413(service: Service) -> None:
 
 def test_request_body_far_over_the_limit_is_refused_before_parsing(service: Service) -> None:
     huge = b"\0" * (3 * MAX_UPLOAD_BYTES)
-    assert_error(_post(service, _pair(huge), {"method": "ssim"}), 413, "file_too_large")
+    error = assert_error(_post(service, _pair(huge), {"method": "ssim"}), 413, "file_too_large")
+    # The whole body's limit, not one file's (which is only checked once the body is parsed).
+    assert "field" not in error["detail"]
+    assert error["detail"]["limit_bytes"] > 2 * MAX_UPLOAD_BYTES
+    # Declared but not sent: the answer comes from the headers, while the body is on its way.
+    host, port = service.base_url.removeprefix("http://").split(":")
+    head = (
+        f"POST /api/v1/compare HTTP/1.1\r\nHost: {host}\r\n"
+        "Content-Type: multipart/form-data; boundary=x\r\n"
+        f"Content-Length: {3 * MAX_UPLOAD_BYTES}\r\n\r\n--x\r\n"
+    )
+    with socket.create_connection((host, int(port)), timeout=5) as connection:
+        connection.sendall(head.encode())
+        answer = b""
+        while b"\r\n" not in answer:
+            chunk = connection.recv(4096)  # socket.timeout: the gateway waited for the body
+            assert chunk, f"closed without an answer: {answer!r}"
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 413 "), answer[:60]
 
 
 def test_streamed_body_over_the_limit_is_refused_while_it_arrives(service: Service) -> None:
