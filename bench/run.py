@@ -11,12 +11,13 @@ Measures, on this machine, in this run:
    in the same state (the service overhead); the back-to-back forward time is shown too, and
    the floor: the same requests through the do-nothing relay and echo of
    ``bench/floor_servers.py`` (two processes, the same two HTTP hops, the same answer size);
-3. throughput with 16 concurrent clients against the naive baseline server in
-   ``bench/naive_server.py``, for each CNN and SSIM, with distinct images in every request (no
-   cache hits);
+3. throughput with 16 concurrent clients against the original app, as reproduced by
+   ``bench/naive_server.py`` (one process, requests on threads as on Flask's threaded server,
+   ``Model.predict`` per image, scikit-image's SSIM, a heatmap for every method), for each CNN
+   and SSIM, with distinct images in every request (no cache hits on either side);
 4. a repeated comparison of one pair (result-cache hit): server time;
 5. bfloat16 against float32: forward speed-up and agreement of the scores;
-6. peak memory (RSS) of the worker, the gateway and the baseline.
+6. peak memory (RSS) of the worker, the gateway and the original app.
 The table is printed and saved as JSON in bench/results/.
 """
 
@@ -402,7 +403,7 @@ def floor_servers(log_dir: Path) -> Iterator[str]:
 
 
 def bench_services(factory: ImageFactory, requests: int, bare: dict[str, CnnMethod]) -> dict:
-    report: dict = {"ours": {}, "naive": {}}
+    report: dict = {"ours": {}, "original": {}}
     log_dir = Path(tempfile.mkdtemp(prefix="isc-bench-"))
     settings = {"weights_dir": str(WEIGHTS), "cnn_random_init": "true", "log_level": "warning"}
     with running_service(log_dir, "bench", **settings) as service:
@@ -425,8 +426,8 @@ def bench_services(factory: ImageFactory, requests: int, bare: dict[str, CnnMeth
         report["ours"]["worker_peak_rss_mb"] = peak_rss_mb(health["worker_pid"])
         report["ours"]["gateway_peak_rss_mb"] = peak_rss_mb(service.process.pid)
 
-    port = free_port()
-    naive = start_server(
+    port = free_port()  # the original app, after ours has stopped: each has the machine alone
+    original = start_server(
         ["naive_server.py", "--port", str(port), "--weights", str(WEIGHTS)],
         f"http://127.0.0.1:{port}/health",
         log_dir / "naive.log",
@@ -435,14 +436,14 @@ def bench_services(factory: ImageFactory, requests: int, bare: dict[str, CnnMeth
         base = f"http://127.0.0.1:{port}"
         for name in [*CNNS, "ssim"]:
             pairs = make_inputs(factory, requests)
-            report["naive"][name] = {
+            report["original"][name] = {
                 "throughput": throughput(
                     base + "/compare", "model", name, pairs, ("image1", "image2")
                 )
             }
-        report["naive"]["peak_rss_mb"] = peak_rss_mb(naive.pid)
+        report["original"]["peak_rss_mb"] = peak_rss_mb(original.pid)
     finally:
-        stop(naive)
+        stop(original)
     return report
 
 
@@ -487,16 +488,17 @@ def print_table(results: dict) -> None:
         "what any gateway + worker pair pays here"
     )
     print(
-        f"\n== Throughput, {CLIENTS} concurrent clients, distinct images (ours vs naive baseline)"
+        f"\n== Throughput, {CLIENTS} concurrent clients, distinct images (ours vs the original app:"
+        "\n   bench/naive_server.py, one process, requests on threads)"
     )
     for name in [*CNNS, "ssim"]:
         ours = results["services"]["ours"][name]["throughput"]
-        naive = results["services"]["naive"][name]["throughput"]
+        original = results["services"]["original"][name]["throughput"]
         print(
             f"  {name:<13} ours {ours['requests_per_s']:>6.2f} req/s (median {ours['median_ms']:>7.0f}"
             f", p95 {ours['p95_ms']:>7.0f} ms, largest batch {ours['largest_batch']}, cache hits "
-            f"{ours['cache_hits']}) | naive {naive['requests_per_s']:>6.2f} req/s | "
-            f"{ours['requests_per_s'] / naive['requests_per_s']:>4.1f}x"
+            f"{ours['cache_hits']}) | original {original['requests_per_s']:>6.2f} req/s (median "
+            f"{original['median_ms']:>7.0f}) | {ours['requests_per_s'] / original['requests_per_s']:>4.1f}x"
         )
     print("\n== Repeated comparison of one pair (result cache)")
     for key in ("cache_hit_mobilenet_v2", "cache_hit_ssim"):
@@ -518,7 +520,7 @@ def print_table(results: dict) -> None:
     print("\n== Peak memory (RSS)")
     print(
         f"  worker {ours['worker_peak_rss_mb']} MB (all models loaded), gateway "
-        f"{ours['gateway_peak_rss_mb']} MB, naive baseline {results['services']['naive']['peak_rss_mb']} MB"
+        f"{ours['gateway_peak_rss_mb']} MB, original app {results['services']['original']['peak_rss_mb']} MB"
     )
     weights = {name: results["forward"][name]["weights"] for name in CNNS}
     print(f"\nCNN weights used: {weights} (random-init has the same speed as ImageNet weights)")
