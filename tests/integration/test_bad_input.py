@@ -102,20 +102,28 @@ def test_request_body_far_over_the_limit_is_refused_before_parsing(service: Serv
     assert "field" not in error["detail"]
     assert error["detail"]["limit_bytes"] > 2 * MAX_UPLOAD_BYTES
     # Declared but not sent: the answer comes from the headers, while the body is on its way.
+    declared = f"Content-Length: {3 * MAX_UPLOAD_BYTES}"
+    assert _status_of_unfinished_upload(service, declared, [b"--x\r\n"]) == 413
+
+
+def _status_of_unfinished_upload(service: Service, framing: str, parts: list[bytes]) -> int:
+    """Send a comparison's headers (with ``framing``, the body's length or transfer coding) and
+    ``parts`` of its body, never the rest: the status, which must come within seconds."""
     host, port = service.base_url.removeprefix("http://").split(":")
     head = (
         f"POST /api/v1/compare HTTP/1.1\r\nHost: {host}\r\n"
-        "Content-Type: multipart/form-data; boundary=x\r\n"
-        f"Content-Length: {3 * MAX_UPLOAD_BYTES}\r\n\r\n--x\r\n"
+        f"Content-Type: multipart/form-data; boundary=x\r\n{framing}\r\n\r\n"
     )
     with socket.create_connection((host, int(port)), timeout=5) as connection:
         connection.sendall(head.encode())
+        for part in parts:
+            connection.sendall(part)
         answer = b""
         while b"\r\n" not in answer:
-            chunk = connection.recv(4096)  # socket.timeout: the gateway waited for the body
+            chunk = connection.recv(4096)  # socket.timeout: the gateway waited for the rest
             assert chunk, f"closed without an answer: {answer!r}"
             answer += chunk
-    assert answer.startswith(b"HTTP/1.1 413 "), answer[:60]
+    return int(answer.split(b" ", 2)[1])
 
 
 def test_streamed_body_over_the_limit_is_refused_while_it_arrives(service: Service) -> None:
@@ -134,7 +142,16 @@ def test_streamed_body_over_the_limit_is_refused_while_it_arrives(service: Servi
         )
     assert "content-length" not in response.request.headers
     error = assert_error(response, 413, "file_too_large")
-    assert error["detail"]["limit_bytes"] > 2 * MAX_UPLOAD_BYTES  # the whole body's limit
+    limit = error["detail"]["limit_bytes"]
+    assert limit > 2 * MAX_UPLOAD_BYTES  # the whole body's limit
+    # A chunked body that passes the limit and is never finished is answered all the same:
+    # the count is kept as the chunks arrive, not once the body has ended.
+    part = b'--x\r\nContent-Disposition: form-data; name="image_a"; filename="a"\r\n\r\n'
+    block = b"\0" * 65536
+    chunked = [
+        b"%x\r\n%s\r\n" % (len(data), data) for data in [part] + [block] * (limit // 65536 + 2)
+    ]
+    assert _status_of_unfinished_upload(service, "Transfer-Encoding: chunked", chunked) == 413
     assert service.health()["status"] == "ok"
 
 
