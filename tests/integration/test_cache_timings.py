@@ -42,6 +42,8 @@ def test_a_repeated_compare_all_marks_every_result(service: Service) -> None:
     assert timings["result_cache_hit"] and timings["decode_ms"] == 0
     assert timings["total_ms"] >= timings["worker_ms"]
     assert timings["replayed"]["decode_ms"] == first["timings"]["decode_ms"]
-    for result in again["results"]:
+    for computed, result in zip(first["results"], again["results"], strict=True):
+        assert result["method"] == computed["method"]
         assert result["timings"]["result_cache_hit"] and result["timings"]["compute_ms"] == 0
-        assert result["timings"]["replayed"]["compute_ms"] >= 0
+        assert result["timings"]["replayed"]["compute_ms"] == computed["timings"]["compute_ms"]
+        assert result["timings"]["replayed"]["heatmap_ms"] == computed["timings"]["heatmap_ms"]
