@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -11,11 +12,14 @@ from worker.geometry import common_frame, prepare_pair
 
 
 def test_larger_b_is_scaled_and_cropped_to_a() -> None:
-    a = np.zeros((100, 200, 3), dtype=np.uint8)
-    b = np.zeros((400, 400, 3), dtype=np.uint8)
+    photo = astronaut()  # 512 x 512
+    a = photo[128:384]  # its centre band, 512 x 256
+    b = cv2.resize(photo, (1024, 1024), interpolation=cv2.INTER_CUBIC)  # all of it, twice as big
     frame = common_frame(a, b)
-    assert frame.a.shape == frame.b.shape == (100, 200, 3)
-    assert "scaled to 200x200" in frame.note
+    assert frame.a.shape == frame.b.shape == (256, 512, 3)
+    assert "scaled to 512x512" in frame.note
+    # Halved (not squeezed into A's shape) and centre-cropped, B shows A's own pixels.
+    assert np.abs(frame.b.astype(int) - a).mean() < 3
 
 
 def test_larger_a_is_cropped_and_its_margins_have_no_counterpart() -> None:
