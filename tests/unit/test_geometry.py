@@ -23,10 +23,11 @@ def test_larger_b_is_scaled_and_cropped_to_a() -> None:
 
 
 def test_larger_a_is_cropped_and_its_margins_have_no_counterpart() -> None:
-    a = np.zeros((400, 400, 3), dtype=np.uint8)
-    b = np.zeros((100, 200, 3), dtype=np.uint8)
+    a = cv2.resize(astronaut(), (400, 400), interpolation=cv2.INTER_AREA)
+    b = cv2.resize(a[100:300], (200, 100), interpolation=cv2.INTER_AREA)  # A's centre band, halved
     frame = common_frame(a, b)
     assert frame.a.shape == frame.b.shape == (100, 200, 3)
+    assert np.abs(frame.a.astype(int) - b).mean() < 3  # A halved and centre-cropped: B's pixels
     placed = frame.place_in_a(np.zeros((100, 200), dtype=np.float32))
     assert placed.shape == (200, 200)
     assert np.isnan(placed[:50]).all() and np.isnan(placed[150:]).all()
