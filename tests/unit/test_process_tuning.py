@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import io
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -19,6 +20,7 @@ from api import process as gateway_process
 from api.app import MULTIPART_OVERHEAD_BYTES
 from api.app import create_app as create_gateway
 from shared.settings import Settings
+from tests.support.images import encode
 from worker import process as worker_process
 from worker.allocator import SETTINGS, tune_allocator
 from worker.app import ModelLoader
@@ -33,12 +35,17 @@ def _blas_threads() -> list[int]:
 
 
 def test_the_worker_process_holds_blas_to_one_thread_and_pillow_to_the_pixel_limit() -> None:
+    over_twice = encode(Image.new("L", (2000, 1250)), "PNG")  # 2.5 Mpx in a few kilobytes
     with threadpool_limits(limits=2, user_api="blas"):  # put back as it was afterwards
         previous = Image.MAX_IMAGE_PIXELS
         try:
+            Image.MAX_IMAGE_PIXELS = 10**8
+            Image.open(io.BytesIO(over_twice)).close()  # within a larger limit: it opens
             worker_process.configure_process(Settings(max_image_pixels=1234567))
             assert _blas_threads() == [1] * len(_blas_threads())
-            assert Image.MAX_IMAGE_PIXELS == 1234567
+            # Pillow's own guard at the service's limit: over twice the limit it will not open.
+            with pytest.raises(Image.DecompressionBombError):
+                Image.open(io.BytesIO(over_twice))
         finally:
             Image.MAX_IMAGE_PIXELS = previous
 
