@@ -12,8 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -22,37 +21,6 @@ import httpx
 from tests.support.checks import assert_error
 from tests.support.paths import REPO, WEIGHTS
 from tests.support.service import Service, free_port, running_service, stop
-
-
-@contextmanager
-def starting_gateway(log_dir: Path, name: str, **settings: str) -> Iterator[Service]:
-    """``python -m api`` with ``ISC_*`` settings, handed over as soon as it answers at all
-    (``running_service`` waits for a ready worker, which these tests must not)."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "ISC_HOST": "127.0.0.1",
-        "ISC_PORT": str(port),
-        "ISC_ALLOW_WEIGHT_DOWNLOAD": "false",
-        "ISC_LOG_LEVEL": "warning",
-        **{f"ISC_{key.upper()}": value for key, value in settings.items()},
-    }
-    log_path = log_dir / f"{name}.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "api"],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    service = Service(f"http://127.0.0.1:{port}", process, log_path)
-    try:
-        wait_for(service, lambda: httpx.get(service.base_url + "/health/live").status_code == 200)
-        yield service
-    finally:
-        stop(process)
 
 
 def wait_for(service: Service, condition: Callable[[], bool], timeout: float = 60) -> None:
@@ -109,8 +77,12 @@ class FakeWorker:
 
 
 def test_a_start_up_time_out_stays_the_reported_cause(log_dir: Path) -> None:
-    with starting_gateway(
-        log_dir, "start-timeout", cnn_methods="", worker_start_timeout_s="0.2"
+    with running_service(
+        log_dir,
+        "start-timeout",
+        until_worker_ready=False,
+        cnn_methods="",
+        worker_start_timeout_s="0.2",
     ) as service:
         wait_for(service, lambda: service.health()["worker_restarts"] >= 1)
         health = service.health()
@@ -131,7 +103,9 @@ def test_an_external_worker_answering_non_json_is_unhealthy_and_still_probed(
 ) -> None:
     with (
         FakeWorker() as fake,
-        starting_gateway(log_dir, "external-non-json", worker_url=fake.url) as service,
+        running_service(
+            log_dir, "external-non-json", until_worker_ready=False, worker_url=fake.url
+        ) as service,
     ):
         wait_for(service, lambda: service.health()["worker"] == "failed")
         broken = service.health()

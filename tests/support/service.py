@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -59,6 +60,18 @@ class Service:
             time.sleep(0.25)
         raise TimeoutError(f"worker not {state} after {timeout} s: {last}\n{self.log_tail()}")
 
+    def wait_until_live(self, timeout: float = START_TIMEOUT_S) -> None:
+        """Poll ``/health/live`` until the gateway answers, whatever the worker's state."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gateway exited early:\n{self.log_tail()}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(self.base_url + "/health/live").status_code == 200:
+                    return
+            time.sleep(0.1)
+        raise TimeoutError(f"gateway not live after {timeout} s\n{self.log_tail()}")
+
     def log_tail(self, lines: int = 60) -> str:
         """The end of the service's log, for failure messages."""
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
@@ -71,9 +84,13 @@ def running_service(
     *,
     cwd: Path | None = None,
     environment: Mapping[str, str] | None = None,
+    until_worker_ready: bool = True,
     **settings: str,
 ) -> Iterator[Service]:
     """Run ``python -m api`` with ``ISC_*`` settings until the block ends.
+
+    Handed over once the worker is ready, or with ``until_worker_ready=False`` as soon as the
+    gateway answers at all (for tests of start-up itself).
 
     ``cwd`` (default: the repository) and ``environment`` (added to this process's, e.g.
     ``TMPDIR``) reach the worker too, which the gateway starts with its own. Outside the
@@ -106,7 +123,10 @@ def running_service(
         )
     service = Service(f"http://127.0.0.1:{port}", process, log_path)
     try:
-        service.wait_for_worker("ready")
+        if until_worker_ready:
+            service.wait_for_worker("ready")
+        else:
+            service.wait_until_live()
         yield service
     finally:
         stop(process)
