@@ -8,9 +8,9 @@ What it reproduces, step by step:
   requests run in parallel threads (their OpenCV, NumPy, SciPy and TensorFlow work releases the
   GIL for much of the time). This runs that very server, werkzeug's ``make_server(threaded=True)``
   (what ``run_simple`` starts, without the reloader), and werkzeug's form parsing (what Flask's
-  ``request.files`` is), with werkzeug's access log on stderr as Flask's. Flask itself is not
-  installed here; werkzeug comes with the test dependencies (through schemathesis), which
-  ``make bench`` installs. A FastAPI app with plain ``def`` routes under uvicorn would also run
+  ``request.files`` is: a file part over 500 KB spools to a temporary file), with werkzeug's
+  access log on stderr as Flask's. Flask itself is not installed here; werkzeug comes with the
+  test dependencies (through schemathesis), which ``make bench`` installs. A FastAPI app with plain ``def`` routes under uvicorn would also run
   requests on threads, but through another server and another parser, so it is not used.
 * The form: fields ``image1``, ``image2``, ``model`` (default ``ssim``), as the legacy
   ``POST /compare``; the answer has its keys: ``similarity_score``, ``model_used``,

@@ -14,7 +14,8 @@ Measures, on this machine, in this run:
 3. throughput with 16 concurrent clients against the original app, as reproduced by
    ``bench/naive_server.py`` (one process, requests on threads as on Flask's threaded server,
    ``Model.predict`` per image, scikit-image's SSIM, a heatmap for every method), for each CNN
-   and SSIM, with distinct images in every request (no cache hits on either side);
+   and SSIM, with distinct images in every request (no cache hits on either side), each
+   method's two runs back to back;
 4. a repeated comparison of one pair (result-cache hit): server time;
 5. bfloat16 against float32: forward speed-up and agreement of the scores;
 6. peak memory (RSS) of the worker, the gateway and the original app.
@@ -415,36 +416,42 @@ def bench_services(factory: ImageFactory, requests: int, bare: dict[str, CnnMeth
                 report["ours"][name] = {
                     "latency": sequential_latency(url, name, pairs, bare[name], floor)
                 }
-        for name in [*CNNS, "ssim"]:
-            pairs = make_inputs(factory, requests)
-            report["ours"].setdefault(name, {})["throughput"] = throughput(
-                url, "method", name, pairs, ("image_a", "image_b")
-            )
+        with original_app(log_dir) as (original_url, original):
+            # Each method's two throughput runs back to back, so that both meet the machine in
+            # about the same state (its speed drifts within minutes); the idle side waits.
+            for name in [*CNNS, "ssim"]:
+                pairs = make_inputs(factory, requests)
+                report["ours"].setdefault(name, {})["throughput"] = throughput(
+                    url, "method", name, pairs, ("image_a", "image_b")
+                )
+                pairs = make_inputs(factory, requests)
+                report["original"][name] = {
+                    "throughput": throughput(
+                        original_url, "model", name, pairs, ("image1", "image2")
+                    )
+                }
+            report["original"]["peak_rss_mb"] = peak_rss_mb(original.pid)
         pair = (factory.next(), factory.next())
         report["ours"]["cache_hit_mobilenet_v2"] = cache_hit(url, pair, "mobilenet_v2")
         report["ours"]["cache_hit_ssim"] = cache_hit(url, pair, "ssim")
         report["ours"]["worker_peak_rss_mb"] = peak_rss_mb(health["worker_pid"])
         report["ours"]["gateway_peak_rss_mb"] = peak_rss_mb(service.process.pid)
+    return report
 
-    port = free_port()  # the original app, after ours has stopped: each has the machine alone
-    original = start_server(
+
+@contextlib.contextmanager
+def original_app(log_dir: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """The original app of ``bench/naive_server.py``; yields its compare URL and process."""
+    port = free_port()
+    process = start_server(
         ["naive_server.py", "--port", str(port), "--weights", str(WEIGHTS)],
         f"http://127.0.0.1:{port}/health",
-        log_dir / "naive.log",
+        log_dir / "original-app.log",
     )
     try:
-        base = f"http://127.0.0.1:{port}"
-        for name in [*CNNS, "ssim"]:
-            pairs = make_inputs(factory, requests)
-            report["original"][name] = {
-                "throughput": throughput(
-                    base + "/compare", "model", name, pairs, ("image1", "image2")
-                )
-            }
-        report["original"]["peak_rss_mb"] = peak_rss_mb(original.pid)
+        yield f"http://127.0.0.1:{port}/compare", process
     finally:
-        stop(original)
-    return report
+        stop(process)
 
 
 # ---- report -----------------------------------------------------------------------------------
