@@ -1,13 +1,15 @@
 """Bring two images of different sizes into one frame without ever stretching either.
 
-Policy (also stated in the README and in every structural result): when alignment is asked for
-and succeeds, B is warped onto A's pixel grid and only the part of A that B covers is compared.
-Otherwise, when one image is at least as large as the other on both sides, it is scaled down,
-keeping its aspect ratio, until it just covers the smaller one, then centre-cropped to the
-smaller one's size. When neither covers the other (A wider, B taller, or the reverse), both are
-centre-cropped, unscaled, to their common window: scaling either down would only shrink that
-window. No image is ever scaled up, on either side, so no detail is invented; parts of A
-without a counterpart in B are reported as such.
+Policy (also stated in the README and in every structural result): when alignment is asked for,
+B has moved and a registration makes the pair agree clearly better (``worker.alignment``), B is
+warped onto A's pixel grid and only the part of A that B covers is compared. Otherwise (a pair
+that did not move included, which is then compared exactly as with alignment off), when one
+image is at least as large as the other on both sides, it is scaled down, keeping its aspect
+ratio, until it just covers the smaller one, then centre-cropped to the smaller one's size.
+When neither covers the other (A wider, B taller, or the reverse), both are centre-cropped,
+unscaled, to their common window: scaling either down would only shrink that window. No image
+is ever scaled up, on either side, so no detail is invented; parts of A without a counterpart
+in B are reported as such.
 """
 
 from __future__ import annotations

@@ -1,14 +1,24 @@
-"""Alignment recovers known shifts, crops, scalings and rotations of a real photo."""
+"""Alignment recovers known shifts, crops, scalings and rotations of a real photo, and is applied
+only when B has moved and the registration makes the pair agree better."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import cv2
 import numpy as np
 import pytest
 
-from tests.support.images import astronaut, coffee
+from shared.methods import MethodName
+from tests.support.images import astronaut, coffee, jpeg
+from tests.support.paths import EINSTEIN, PHOTOS, require
+from tests.unit.test_ssim import PUBLISHED
+from worker import alignment
 from worker.alignment import register
+from worker.decode import DecodedImage, decode_image
 from worker.geometry import prepare_pair
+from worker.methods.base import CompareOptions, Comparison
+from worker.methods.ssim import SsimMethod
 from worker.metrics import mean_over_coverage, structural_similarity
 
 
@@ -75,3 +85,151 @@ def test_identical_images_need_no_alignment() -> None:
     registration = register(a, a.copy())
     assert not registration.info.applied
     assert registration.info.note.startswith("already aligned")
+
+
+# --- Alignment is applied only when it helps (issue 11) -------------------------------------
+
+
+def _photo(name: str) -> np.ndarray:
+    return decode_image(require(PHOTOS / name).read_bytes(), name, 10**8).pixels
+
+
+def _jpeg_copy(pixels: np.ndarray, quality: int) -> np.ndarray:
+    return decode_image(jpeg(pixels, quality), "image_b", 10**8).pixels
+
+
+def _noisy(pixels: np.ndarray, sigma: float) -> np.ndarray:
+    noise = np.random.default_rng(7).normal(0, sigma, pixels.shape)
+    return np.clip(pixels + noise, 0, 255).astype(np.uint8)
+
+
+def _blurred(sigma: float) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda pixels: cv2.GaussianBlur(pixels, (0, 0), sigma)
+
+
+# Copies that did not move. cat.png blurred by sigma 2 and 3 and hot_dog_3.png by sigma 3 are
+# three that registering whenever features allowed warped by 0.3-2.3 px, changing their SSIM.
+UNMOVED: dict[str, tuple[str, Callable[[np.ndarray], np.ndarray]]] = {
+    "cat blur 2": ("cat.png", _blurred(2.0)),
+    "cat blur 3": ("cat.png", _blurred(3.0)),
+    "hot dog blur 3": ("hot_dog_3.png", _blurred(3.0)),
+    "grace hopper blur 0.5": ("grace_hopper.png", _blurred(0.5)),
+    "dog noise 5": ("dog_1.png", lambda p: _noisy(p, 5)),
+    "hot dog noise 25": ("hot_dog_3.png", lambda p: _noisy(p, 25)),
+    "owl JPEG 10": ("owl.jpg", lambda p: _jpeg_copy(p, 10)),
+    "parrot JPEG 50": ("parrot.jpg", lambda p: _jpeg_copy(p, 50)),
+    "bird JPEG 95": ("bird.png", lambda p: _jpeg_copy(p, 95)),
+}
+
+
+def _ssim(a: np.ndarray, b: np.ndarray, align: bool | None) -> Comparison:
+    """SSIM through the method, ``align=None`` being the default a request gets."""
+    options = CompareOptions(align=align).for_method(MethodName.SSIM)
+    return SsimMethod().compare(DecodedImage.from_pixels(a), DecodedImage.from_pixels(b), options)
+
+
+@pytest.mark.parametrize("case", UNMOVED)
+def test_a_copy_that_did_not_move_scores_exactly_as_without_alignment(case: str) -> None:
+    name, degrade = UNMOVED[case]
+    a = _photo(name)
+    b = degrade(a)
+    default = _ssim(a, b, None)
+    plain = _ssim(a, b, False)
+    assert default.alignment is not None and not default.alignment.applied
+    assert default.alignment.note.startswith("already aligned: B has not moved")
+    assert default.score == plain.score  # to the last digit
+    assert np.array_equal(default.difference_map, plain.difference_map, equal_nan=True)
+    assert default.preparation.startswith("Alignment: already aligned")
+
+
+@pytest.mark.parametrize(("name", "published"), PUBLISHED.items())
+def test_published_einstein_values_hold_with_alignment_at_its_default(
+    name: str, published: float
+) -> None:
+    def load(stem: str) -> np.ndarray:
+        return decode_image(require(EINSTEIN / f"{stem}.gif").read_bytes(), stem, 10**8).pixels
+
+    result = _ssim(load("einstein"), load(name), None)
+    assert result.alignment is not None and result.alignment.requested
+    assert result.alignment.note.startswith("already aligned: B has not moved")
+    assert result.score == pytest.approx(published, abs=0.001)
+
+
+def _shifted(pixels: np.ndarray, dx: float, dy: float) -> np.ndarray:
+    height, width = pixels.shape[:2]
+    shift = np.float32([[1, 0, dx], [0, 1, dy]])
+    return cv2.warpAffine(pixels, shift, (width, height), borderMode=cv2.BORDER_REFLECT)
+
+
+def _rotated(pixels: np.ndarray, angle: float) -> np.ndarray:
+    height, width = pixels.shape[:2]
+    turn = cv2.getRotationMatrix2D((width / 2, height / 2), angle, 1.0)
+    return cv2.warpAffine(pixels, turn, (width, height), borderMode=cv2.BORDER_REFLECT)
+
+
+MOVED: dict[str, tuple[str, Callable[[np.ndarray], np.ndarray]]] = {
+    "shifted 1 px": ("dog_2.png", lambda p: _shifted(p, 1, 0)),
+    "shifted 2 px": ("cat.png", lambda p: _shifted(p, 2, 1)),
+    "shifted 40 px": ("owl.jpg", lambda p: _shifted(p, 40, 20)),
+    "cropped to 80 %": ("parrot.jpg", lambda p: np.ascontiguousarray(p[60:-120, 40:-60])),
+    "crop enlarged back": (
+        "hot_dog_4.png",
+        lambda p: cv2.resize(p[20:-20, 25:-25], p.shape[1::-1], interpolation=cv2.INTER_LINEAR),
+    ),
+    "rotated 2 degrees": ("bird.png", lambda p: _rotated(p, 2.0)),
+    "rotated 20 degrees": ("dragonfly.png", lambda p: _rotated(p, 20.0)),
+}
+
+
+@pytest.mark.parametrize("case", MOVED)
+def test_a_shifted_cropped_or_rotated_copy_is_still_registered(case: str) -> None:
+    name, move = MOVED[case]
+    a = _photo(name)
+    b = move(a)
+    default = _ssim(a, b, None)
+    plain = _ssim(a, b, False)
+    assert default.alignment is not None and default.alignment.applied
+    assert default.alignment.note.startswith("B was registered onto A, raising their agreement")
+    # Clearly better: at least a fifth of the unaligned dissimilarity is gone.
+    assert 1 - default.score < 0.8 * (1 - plain.score)
+
+
+def test_the_feature_search_does_not_run_for_a_pair_that_did_not_move(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refuse(*_: object) -> None:
+        raise AssertionError("feature search ran on a pair that did not move")
+
+    monkeypatch.setattr(alignment, "estimate_transform", refuse)
+    a = _photo("pets.jpg")
+    registration = register(a, _jpeg_copy(a, 40))
+    assert registration.info.note == alignment.STILL_NOTE
+    with pytest.raises(AssertionError, match="feature search ran"):
+        register(a, _shifted(a, 3, 0))  # a moved pair does get there
+
+
+def test_probe_tells_unmoved_copies_from_moved_ones() -> None:
+    a = _photo("sunflower.png")
+    assert alignment.has_not_moved(a, _blurred(1.5)(a))
+    assert alignment.has_not_moved(a, _noisy(a, 15))
+    assert not alignment.has_not_moved(a, _shifted(a, 1, 0))
+    assert not alignment.has_not_moved(a, _shifted(a, 0, -1))
+    assert not alignment.has_not_moved(a, _rotated(a, 2.0))
+    scaled = cv2.resize(a[10:-10, 15:-15], a.shape[1::-1], interpolation=cv2.INTER_LINEAR)
+    assert not alignment.has_not_moved(a, scaled)
+    assert not alignment.has_not_moved(a, a[:, :-1])  # different sizes: not probed
+
+
+def test_a_registration_that_does_not_help_is_rejected_and_says_why() -> None:
+    # B is A shrunk as a whole: the unaligned policy scales it back exactly, so the transform
+    # the feature search finds cannot make the pair agree clearly better.
+    a = _photo("cat_2.png")
+    b = cv2.resize(a, (a.shape[1] // 2, a.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    registration = register(a, b)
+    assert not registration.info.applied and registration.warped_b is None
+    assert registration.info.scale == pytest.approx(2.0, abs=0.01)  # it was found, though
+    assert registration.info.note.startswith("registration rejected: it did not make the")
+    frame = prepare_pair(a, b, align=True)
+    assert frame.note.startswith("Not aligned: registration rejected")
+    plain = prepare_pair(a, b, align=False)
+    assert np.array_equal(frame.b, plain.b)
