@@ -17,6 +17,7 @@ from api.docs import api_description, install_docs
 from api.observability import GatewayMetrics, ObservabilityMiddleware
 from api.routes import compare, legacy, meta
 from api.supervisor import WorkerSupervisor
+from api.uploads import max_body_bytes
 from api.worker_client import WorkerClient
 from shared.body_limit import BodySizeLimitMiddleware
 from shared.http_errors import install_error_handlers
@@ -24,7 +25,6 @@ from shared.settings import Settings, get_settings
 
 DESCRIPTION = api_description()
 
-MULTIPART_OVERHEAD_BYTES = 64 * 1024
 DEFAULT_WEB_DIR = Path(__file__).resolve().parents[1] / "web"
 
 
@@ -64,7 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(
         BodySizeLimitMiddleware,
-        max_body_bytes=2 * settings.max_upload_bytes + MULTIPART_OVERHEAD_BYTES,
+        max_body_bytes=max_body_bytes(settings),
     )
     # Outside the size limit, inside CORS and the request log: key, body type and in-flight
     # slot are checked from the headers, before anything reads the body.

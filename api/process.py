@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from starlette.formparsers import MultiPartParser
 
-from api.app import MULTIPART_OVERHEAD_BYTES
+from api.uploads import max_body_bytes
 from shared.settings import Settings
 
 
@@ -16,5 +16,4 @@ def configure_process(settings: Settings) -> None:
     """Tune this process for the gateway's work; call once, before the app serves."""
     # Keep every part in memory, never spooled to disk. One part may be larger than the upload
     # limit (the size check reads it after parsing): only the body limit bounds it.
-    body_limit = 2 * settings.max_upload_bytes + MULTIPART_OVERHEAD_BYTES
-    MultiPartParser.spool_max_size = body_limit + 1
+    MultiPartParser.spool_max_size = max_body_bytes(settings) + 1

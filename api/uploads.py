@@ -14,6 +14,14 @@ from shared.errors import ErrorCode, ServiceError
 from shared.image_header import ImageHeader, read_image_header
 from shared.settings import Settings
 
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
+"""Room for a comparison's form fields and part headers beside its two files."""
+
+
+def max_body_bytes(settings: Settings) -> int:
+    """The largest comparison body the gateway reads: two files at the limit and their form."""
+    return 2 * settings.max_upload_bytes + MULTIPART_OVERHEAD_BYTES
+
 
 @dataclass(frozen=True)
 class CheckedUpload:

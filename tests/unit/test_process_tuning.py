@@ -17,8 +17,8 @@ from starlette.formparsers import MultiPartParser
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from api import process as gateway_process
-from api.app import MULTIPART_OVERHEAD_BYTES
 from api.app import create_app as create_gateway
+from api.uploads import MULTIPART_OVERHEAD_BYTES
 from shared.settings import Settings
 from tests.support.images import encode
 from worker import process as worker_process
