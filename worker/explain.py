@@ -83,6 +83,8 @@ def explain(
             f"These images score {score:.3f} ({percent:.1f}%), which reads as "
             f"'{verdict.value}'{bounds}: {MEANING[(info.family, verdict)]}."
         )
+        if thresholds is not None and thresholds.limitation:
+            parts.append(thresholds.limitation)
     if alignment is not None and alignment.applied:
         parts.append(
             "B was first aligned onto A (shifted, scaled or rotated to match), so the score "

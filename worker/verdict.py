@@ -39,6 +39,8 @@ class Thresholds:
 
     bounds: tuple[tuple[Verdict, float], ...]
     lowest: Verdict
+    limitation: str = ""
+    """A near-duplicate goal the method missed on held-out pairs, for the explanation to say."""
 
     def describe(self) -> str:
         """E.g. 'near-duplicate from 0.926, same-subject from 0.351'."""
@@ -49,7 +51,7 @@ def thresholds_from_entry(entry: dict) -> Thresholds:
     """Thresholds from one method's entry in the calibration file."""
     classes = [Verdict(name) for name in entry["classes"]]
     bounds = tuple((verdict, float(entry["thresholds"][verdict.value])) for verdict in classes[:-1])
-    return Thresholds(bounds=bounds, lowest=classes[-1])
+    return Thresholds(bounds=bounds, lowest=classes[-1], limitation=entry.get("limitation", ""))
 
 
 @lru_cache
