@@ -6,11 +6,13 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.responses import Response
 
 from api.admission import Admission, FrontDoorMiddleware, key_dependencies
 from api.docs import api_description, install_docs
@@ -26,6 +28,17 @@ from shared.settings import Settings, get_settings
 DESCRIPTION = api_description()
 
 DEFAULT_WEB_DIR = Path(__file__).resolve().parents[1] / "web"
+
+
+class RevalidatedStaticFiles(StaticFiles):
+    """The page's files, which a browser must check again before each use (a cheap 304 when
+    unchanged): the page is a set of ES modules, and after an upgrade a browser that kept some
+    of them from its heuristic cache would run old modules against new ones."""
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers["Cache-Control"] = "no-cache"
+        return response
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -88,7 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_docs(app)
 
     web_dir = settings.web_dir or DEFAULT_WEB_DIR
-    app.mount("/static", StaticFiles(directory=web_dir), name="static")
+    app.mount("/static", RevalidatedStaticFiles(directory=web_dir), name="static")
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:
