@@ -18,7 +18,10 @@ Measures, on this machine, in this run:
    method's two runs back to back;
 4. a repeated comparison of one pair (result-cache hit): server time;
 5. bfloat16 against float32: forward speed-up and agreement of the scores;
-6. peak memory (RSS) of the worker, the gateway and the original app.
+6. peak memory (RSS) of the worker, the gateway and the original app;
+7. what alignment costs a pair that did not move: the default SSIM request (alignment on)
+   against ``align=false`` on 30 distinct 1024x768 photos and their degraded copies (JPEG,
+   blur, noise), the two alternating, in the worker's comparison service in process.
 The table is printed and saved as JSON in bench/results/.
 """
 
@@ -53,8 +56,11 @@ from shared.methods import MethodName  # noqa: E402
 from shared.settings import Settings  # noqa: E402
 from tests.support.service import free_port, running_service, stop  # noqa: E402
 from worker.allocator import tune_allocator  # noqa: E402
+from worker.methods.base import CompareOptions  # noqa: E402
 from worker.methods.cnn import CNN_SPECS, CnnMethod, canvas_size, fit_into_canvas  # noqa: E402
 from worker.metrics import structural_similarity, to_luma  # noqa: E402
+from worker.registry import build_registry  # noqa: E402
+from worker.service import ComparisonService  # noqa: E402
 
 SHARED = Path(os.environ.get("ISC_SHARED_DIR", REPO.parent / "shared"))
 PHOTOS = SHARED / "eval" / "photos"
@@ -166,6 +172,55 @@ def bench_ssim(photos: list[np.ndarray]) -> dict:
         ),
         "ours_default_score": round(float(default_score), 6),
         "skimage_score": round(float(skimage_score), 6),
+    }
+
+
+# ---- 7. alignment on a pair that did not move -------------------------------------------------
+
+
+def degraded_copy(jpeg: bytes, index: int) -> bytes:
+    """The same picture, not moved: re-encoded, blurred or noised in turn."""
+    pixels = np.asarray(Image.open(io.BytesIO(jpeg)).convert("RGB"))
+    if index % 3 == 0:
+        return jpeg_bytes(pixels, 60)
+    if index % 3 == 1:
+        return jpeg_bytes(cv2.GaussianBlur(pixels, (0, 0), 1.0 + index % 2), 92)
+    noise = np.random.default_rng(index).normal(0, 10, pixels.shape)
+    return jpeg_bytes(np.clip(pixels + noise, 0, 255).astype(np.uint8), 92)
+
+
+def bench_alignment_cost(factory: ImageFactory, pairs: int = 30, rounds: int = 3) -> dict:
+    """Default SSIM (alignment on: the probe finds B has not moved) against align=false."""
+    settings = Settings(cnn_methods="", result_cache_bytes=0)  # every request computed
+    service = ComparisonService(build_registry(settings), settings)
+    inputs = []
+    for index in range(pairs):
+        original = factory.next()
+        inputs.append((original, degraded_copy(original, index)))
+    default, unaligned = CompareOptions(), CompareOptions(align=False)
+    for a, b in inputs[:3]:  # warm-up
+        service.compare("ssim", a, b, default)
+        service.compare("ssim", a, b, unaligned)
+    on_s, off_s, equal = [], [], 0
+    for _ in range(rounds):
+        for a, b in inputs:
+            started = time.perf_counter()
+            aligned_result = service.compare("ssim", a, b, default)
+            on_s.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            plain_result = service.compare("ssim", a, b, unaligned)
+            off_s.append(time.perf_counter() - started)
+            equal += aligned_result.score == plain_result.score
+    differences = [on - off for on, off in zip(on_s, off_s, strict=True)]
+    return {
+        "pairs": pairs,
+        "rounds": rounds,
+        "default_ms": median_ms(on_s),
+        "align_false_ms": median_ms(off_s),
+        "median_extra_ms": median_ms(differences),
+        "ratio": round(statistics.median(on_s) / statistics.median(off_s), 2),
+        "scores_equal": equal,
+        "requests": len(on_s),
     }
 
 
@@ -524,6 +579,17 @@ def print_table(results: dict) -> None:
             f"score correlation {f['bf16_score_correlation']}"
         )
     ours = results["services"]["ours"]
+    alignment = results["alignment"]
+    print(
+        f"\n== Alignment on {alignment['pairs']} distinct 1024x768 pairs that did not move "
+        f"(SSIM in the worker's service, {alignment['rounds']} rounds)"
+    )
+    print(
+        f"  default (align on) {alignment['default_ms']:.1f} ms | align=false "
+        f"{alignment['align_false_ms']:.1f} ms | {alignment['ratio']:.2f}x, median extra "
+        f"{alignment['median_extra_ms']:.1f} ms | scores equal {alignment['scores_equal']} of "
+        f"{alignment['requests']}"
+    )
     print("\n== Peak memory (RSS)")
     print(
         f"  worker {ours['worker_peak_rss_mb']} MB (all models loaded), gateway "
@@ -547,6 +613,7 @@ def main() -> None:
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
         "ssim": bench_ssim(photos),
     }
+    results["alignment"] = bench_alignment_cost(factory)
     results["forward"], bare_models = bench_forward_and_bf16(factory)
     results["services"] = bench_services(factory, args.requests, bare_models)
     results["seconds"] = round(time.time() - started, 1)

@@ -19,10 +19,11 @@ Three steps, cheapest first:
    scale-and-crop policy of ``worker.geometry``. The registration is used only when it removes
    at least ``MIN_DISAGREEMENT_CUT`` of the unaligned disagreement (1 - correlation).
 
-Thresholds come from measurements (``/tmp`` scripts described in the issue 11 report) on the
-18 photos of ``shared/eval/photos``, five scikit-image photos, and six of them enlarged to
-1024x768: 377 copies that did not move (blurred, sigma 0.5-3; noised, sigma 5-25; JPEG quality
-10-95; gamma 0.6 and 1.6) against same-size copies shifted by 1-40 px, cropped to 60-95 % and
+Thresholds come from measurements made once while writing this (throwaway scripts, not kept;
+the cost on unmoved pairs is re-measured by ``make bench`` every run) on the 18 photos of
+``shared/eval/photos``, five scikit-image photos, and six of them enlarged to 1024x768: 377
+copies that did not move (blurred, sigma 0.5-3; noised, sigma 5-25; JPEG quality 10-95; gamma
+0.6 and 1.6) against same-size copies shifted by 1-40 px, cropped to 60-95 % and
 enlarged back, and rotated by 2-30 degrees, at probe side 512:
 
 * phase correlation, largest quadrant shift: at most 0.96 px on the unmoved copies (blur sigma
