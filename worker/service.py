@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from shared.errors import ErrorCode, ServiceError
+from shared.errors import ServiceError
 from shared.methods import ALL_METHODS, METHOD_INFO, MethodName
 from shared.schemas import (
     CompareAllResult,
@@ -47,14 +47,7 @@ def _require_ready(registry: Registry, method_name: MethodName, retry_after_s: i
     """503 unless ready; only a model still loading is worth retrying (``Retry-After``)."""
     availability = registry.availability(method_name)
     if availability.state is not MethodState.READY:
-        title = METHOD_INFO[method_name].title
-        loading = availability.state is MethodState.LOADING
-        raise ServiceError(
-            ErrorCode.METHOD_UNAVAILABLE,
-            availability.reason or f"{title} is not ready yet; try again shortly.",
-            {"method": str(method_name), "state": str(availability.state)},
-            headers={"Retry-After": str(retry_after_s)} if loading else None,
-        )
+        raise availability.refusal(method_name, retry_after_s)
 
 
 class Upload:

@@ -7,6 +7,7 @@ from typing import Protocol
 
 import numpy as np
 
+from shared.errors import ErrorCode, ServiceError
 from shared.methods import METHOD_INFO, MethodName
 from shared.schemas import (
     AlignmentInfo,
@@ -27,6 +28,17 @@ class Availability:
     weights: WeightsSource
     calibration_key: str | None
     """Key into the calibration file; None when no calibrated thresholds can apply."""
+
+    def refusal(self, name: MethodName, retry_after_s: int) -> ServiceError:
+        """The 503 for a request to this method while it is not ready: only a model still
+        loading is worth retrying, so only then with ``Retry-After``."""
+        loading = self.state is MethodState.LOADING
+        return ServiceError(
+            ErrorCode.METHOD_UNAVAILABLE,
+            self.reason or f"{METHOD_INFO[name].title} is not ready yet; try again shortly.",
+            {"method": str(name), "state": str(self.state)},
+            headers={"Retry-After": str(retry_after_s)} if loading else None,
+        )
 
 
 @dataclass(frozen=True)

@@ -122,13 +122,7 @@ class CnnMethod:
         as a ``ServiceError``: a model still loading is worth retrying, a missing one is not."""
         availability = self.availability()
         if availability.state is not MethodState.READY:
-            loading = availability.state is MethodState.LOADING
-            raise ServiceError(
-                ErrorCode.METHOD_UNAVAILABLE,
-                availability.reason or f"{self.title} is not loaded.",
-                {"method": str(self.name), "state": str(availability.state)},
-                headers={"Retry-After": str(self.settings.retry_after_s)} if loading else None,
-            )
+            raise availability.refusal(self.name, self.settings.retry_after_s)
         try:
             return self.runtime.feature_maps(images, digests)
         except ModelTimeout as exc:
