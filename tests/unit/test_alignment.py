@@ -233,3 +233,32 @@ def test_a_registration_that_does_not_help_is_rejected_and_says_why() -> None:
     assert frame.note.startswith("Not aligned: registration rejected")
     plain = prepare_pair(a, b, align=False)
     assert np.array_equal(frame.b, plain.b)
+
+
+def test_different_photographs_stop_at_the_screening_pass() -> None:
+    """Two photos that share no scene are turned away by the cheap screening pass: what the
+    result reports is that pass's match count, and the precise pass would have found more
+    candidate matches (so it was not the one that ran)."""
+    a = astronaut()
+    b = cv2.resize(coffee(), (a.shape[1], a.shape[0]))
+    screened = alignment.estimate_transform(a, b, alignment.SCREEN_SIDE, alignment.SCREEN_FEATURES)
+    precise = alignment.estimate_transform(a, b)
+    registration = register(a, b)
+    assert not registration.info.applied
+    assert registration.info.note.startswith("the feature match is weak")
+    assert (registration.info.matches, registration.info.inliers) == screened[1:]
+    assert precise[1] != screened[1]
+
+
+def test_moved_copies_pass_the_screening_pass_and_get_the_precise_transform() -> None:
+    """A moved copy passes the screen; the transform used is the precise pass's."""
+    a = astronaut()
+    height, width = a.shape[:2]
+    forward = cv2.getRotationMatrix2D((width / 2, height / 2), 15.0, 0.8)
+    b = cv2.warpAffine(a, forward, (width, height), borderMode=cv2.BORDER_REFLECT)
+    registration = register(a, b)
+    precise, matches, inliers = alignment.estimate_transform(a, b)
+    assert registration.info.applied
+    assert precise is not None
+    assert (registration.info.matches, registration.info.inliers) == (matches, inliers)
+    assert np.allclose(registration.info.matrix, precise, atol=1e-5)
