@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 CONSTRAINTS := constraints.txt
 PIP_INSTALL := $(BIN)/python -m pip install --quiet -c $(CONSTRAINTS)
 
-.PHONY: run test lint format bench calibrate constraints clean
+.PHONY: run test lint format bench calibrate embedding-study constraints clean
 
 $(BIN)/python:
 	@echo "make: creating the virtual environment $(VENV) with $(PYTHON)"
@@ -54,6 +54,11 @@ bench: $(VENV)/.installed-test
 ## Derive the verdict thresholds from data (writes worker/calibration.json).
 calibrate: $(VENV)/.installed-test
 	$(BIN)/python tools/calibrate.py
+
+## Measure the CNN embedding candidates (preparation x pooling) by retrieval quality on
+## ../shared/eval (writes docs/embedding_study.json; weights: ISC_WEIGHTS_DIR or ../shared/weights).
+embedding-study: $(VENV)/.installed-run
+	$(BIN)/python tools/embedding_study.py
 
 ## Re-pin constraints.txt to what .venv holds now (after an upgrade that passed `make test`):
 ## Its comments and the line with an environment marker are kept, the rest is pip freeze (less the

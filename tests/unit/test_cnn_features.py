@@ -14,7 +14,8 @@ from worker.methods.cnn.features import (
     best_match_distance,
     cellwise_distance,
     cosine,
-    pooled_similarity,
+    normalized,
+    pool,
 )
 
 
@@ -26,7 +27,7 @@ def test_the_maths_imports_numpy_only_and_loads_no_tensorflow() -> None:
         if isinstance(node, ast.Import | ast.ImportFrom)
         for alias in (node.names if isinstance(node, ast.Import) else [ast.alias(node.module)])
     }
-    assert imported == {"__future__", "numpy"}
+    assert imported == {"__future__", "typing", "numpy"}
     probe = (
         "import sys; import worker.methods.cnn.features; "
         "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))"
@@ -93,10 +94,12 @@ def test_best_match_ignores_b_outside_its_image() -> None:
     assert nothing[0, 0] == pytest.approx(1.0)
 
 
-def test_the_score_pools_only_the_images_own_places() -> None:
-    fa = np.array([[[1.0, 0.0], [5.0, 5.0]]], dtype=np.float32)
-    fb = np.array([[[2.0, 0.0], [0.0, 9.0]]], dtype=np.float32)
-    inside = np.array([[True, False]])  # the second place is padding in both
-    assert pooled_similarity(fa, fb, inside, inside) == pytest.approx(1.0)
-    everything = np.ones((1, 2), dtype=bool)
-    assert pooled_similarity(fa, fb, everything, everything) < 0.9
+def test_pooling_uses_only_the_images_own_places() -> None:
+    features = np.array([[[1.0, 0.0], [5.0, 5.0]], [[3.0, 2.0], [9.0, 9.0]]], dtype=np.float32)
+    inside = np.array([[True, False], [True, False]])  # the right column is padding
+    assert pool(features, inside, "avg") == pytest.approx([2.0, 1.0])
+    assert pool(features, inside, "max") == pytest.approx([3.0, 2.0])
+    # GeM p=3: (mean x^3)^(1/3), between the average and the maximum.
+    assert pool(features, inside, "gem") == pytest.approx([14.0 ** (1 / 3), 4.0 ** (1 / 3)])
+    assert normalized(pool(features, inside, "avg")) == pytest.approx(np.array([2, 1]) / 5**0.5)
+    assert not normalized(np.zeros(3, np.float32)).any()

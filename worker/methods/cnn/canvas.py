@@ -1,10 +1,10 @@
-"""Where an image sits in the network's input, and how feature places map back onto it.
+"""An input shaped like an image: the aspect-preserving canvas.
 
-The input (the canvas) is shaped like image A, about ``cnn_canvas_pixels`` in area, each side a
-multiple of the networks' output stride, so that every feature place covers whole pixels. Each
+A canvas of about a given area, shaped like the image (aspect clamped to 1:4..4:1), each side a
+multiple of the networks' output stride, so that every feature place covers whole pixels; an
 image is scaled into it without stretching and padded with the ImageNet mean colour, which is
-zero after preprocessing; a ``Placement`` records which feature places the image itself covers,
-so that padding stays out of the embedding and the maps.
+zero after preprocessing. The service's own preparations are in ``preparation`` (its ``aspect``
+kind uses ``canvas_size``); ``fit_into_canvas`` remains for the benchmarks' forward passes.
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-
-from worker.heatmap import resize_masked
 
 STRIDE = 32  # output stride of all three networks' last feature map
 IMAGENET_MEAN_RGB = np.array([123.68, 116.779, 103.939], dtype=np.float32)
@@ -28,11 +26,6 @@ def canvas_size(width: int, height: int, area: int) -> tuple[int, int]:
     canvas_w = max(STRIDE, round(math.sqrt(area * ratio) / STRIDE) * STRIDE)
     canvas_h = max(STRIDE, round(math.sqrt(area / ratio) / STRIDE) * STRIDE)
     return canvas_w, canvas_h
-
-
-def widest_side(area: int) -> int:
-    """The longest canvas side ``area`` can give (aspect 4:1), plus one stride of rounding."""
-    return math.ceil(math.sqrt(area * 4)) + STRIDE
 
 
 @dataclass(frozen=True)
@@ -69,25 +62,3 @@ def fit_into_canvas(
     if not cells.any():
         cells = coverage >= coverage.max()
     return canvas, Placement(top, left, height, width, cells)
-
-
-def over_image_a(cells: np.ndarray, place_a: Placement) -> np.ndarray:
-    """A per-place map, smoothed to canvas pixels and cut to where image A lies."""
-    canvas_h, canvas_w = cells.shape[0] * STRIDE, cells.shape[1] * STRIDE
-    upsampled = resize_masked(cells, canvas_h, canvas_w)
-    return upsampled[
-        place_a.top : place_a.top + place_a.height,
-        place_a.left : place_a.left + place_a.width,
-    ]
-
-
-def cell_coverage(coverage: np.ndarray, place_a: Placement, grid: tuple[int, int]) -> np.ndarray:
-    """Which feature cells of A's canvas are mostly covered by the warped B."""
-    canvas = np.zeros((grid[0] * STRIDE, grid[1] * STRIDE), dtype=np.float32)
-    fitted = cv2.resize(
-        coverage.astype(np.float32), (place_a.width, place_a.height), interpolation=cv2.INTER_AREA
-    )
-    canvas[
-        place_a.top : place_a.top + place_a.height, place_a.left : place_a.left + place_a.width
-    ] = fitted
-    return cv2.resize(canvas, (grid[1], grid[0]), interpolation=cv2.INTER_AREA) >= 0.5

@@ -7,6 +7,8 @@ detected in either) count as identical, one all-zero against a non-zero one as u
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 import numpy as np
 
 
@@ -48,9 +50,35 @@ def best_match_distance(
     return np.where(cells_a, distance, np.nan).astype(np.float32)
 
 
-def pooled_similarity(
-    fa: np.ndarray, fb: np.ndarray, cells_a: np.ndarray, cells_b: np.ndarray
-) -> float:
-    """The score: cosine of the two embeddings, each the mean of its image's own places
-    (padding left out)."""
-    return cosine(fa[cells_a].mean(axis=0), fb[cells_b].mean(axis=0))
+Pooling = Literal["avg", "gem", "max"]
+POOLINGS: tuple[Pooling, ...] = get_args(Pooling)
+GEM_P = 3.0
+"""Generalized-mean exponent: 3, the fixed value Radenovic, Tolias and Chum (Fine-tuning CNN
+image retrieval with no human annotation, TPAMI 2019) found good for off-the-shelf and
+fine-tuned networks alike."""
+GEM_EPS = 1e-6
+
+
+def pool(features: np.ndarray, cells: np.ndarray, pooling: Pooling) -> np.ndarray:
+    """One vector from the places of ``features`` (rows, cols, channels) where ``cells``:
+
+    * ``avg``: global average pooling (the original app's embedding);
+    * ``gem``: generalized mean ``(mean x^p)^(1/p)`` with p = ``GEM_P``, between average (p=1)
+      and max (p -> inf): strong local responses count more, background less;
+    * ``max``: global max pooling (MAC).
+    """
+    vectors = features[cells].astype(np.float64)
+    if pooling == "avg":
+        pooled = vectors.mean(axis=0)
+    elif pooling == "max":
+        pooled = vectors.max(axis=0)
+    else:
+        clipped = np.maximum(vectors, GEM_EPS)
+        pooled = np.power(np.power(clipped, GEM_P).mean(axis=0), 1.0 / GEM_P)
+    return pooled.astype(np.float32)
+
+
+def normalized(vector: np.ndarray) -> np.ndarray:
+    """``vector`` scaled to unit length (an all-zero vector stays zero)."""
+    norm = float(np.linalg.norm(vector))
+    return (vector / norm).astype(np.float32) if norm > 0 else vector.astype(np.float32)

@@ -1,7 +1,9 @@
 """A CNN as a comparison method: its state, its score and maps, and the words around them.
 
-Similarity is the cosine of the two images' pooled embeddings. The primary map shows, for each
-place in A, how far the best-matching place anywhere in B is (it works when the subject moved);
+Similarity is the cosine of the two images' canonical embeddings: each image is prepared and
+embedded on its own (``embedding.CANONICAL``), so its embedding is the same whatever it is
+compared with, and ``embed`` gives the same vector. The primary map shows, for each place in A,
+how far the best-matching place anywhere in B is (it works when the subject moved);
 with alignment, a second map compares the same place after registering B onto A. Everything a
 client reads about a CNN (why it is unavailable, legends, warnings) is written here; the server
 log gets the details (paths, exceptions) from where they happen.
@@ -22,8 +24,7 @@ from worker.batcher import BatcherStopped, DynamicBatcher
 from worker.cache import ByteBoundedLRU
 from worker.decode import DecodedImage
 from worker.methods.base import Availability, CompareOptions, Comparison, DifferenceView
-from worker.methods.cnn.canvas import cell_coverage, over_image_a, widest_side
-from worker.methods.cnn.features import best_match_distance, cellwise_distance, pooled_similarity
+from worker.methods.cnn.features import best_match_distance, cellwise_distance, cosine
 from worker.methods.cnn.runtime import CachedFeatures, CnnRuntime, FeatureMaps, ModelTimeout
 from worker.methods.cnn.specs import CnnSpec
 from worker.methods.cnn.weights import WeightsMissingError
@@ -45,11 +46,11 @@ class CnnMethod:
         self.name = spec.name
         self.spec = spec
         self.settings = settings
-        # Enough for the heatmap and for the widest canvas (aspect 4:1) the network sees.
-        self.decode_side: int | None = max(
-            CNN_HEATMAP_SIDE, widest_side(settings.cnn_canvas_pixels)
-        )
         self.runtime = CnnRuntime(spec, settings, cache)
+        # Enough for the heatmap and for the input the network sees.
+        self.decode_side: int | None = max(
+            CNN_HEATMAP_SIDE, self.runtime.recipe.preparation.widest_input_side()
+        )
         self._state = MethodState.LOADING
         self._reason: str | None = "loading the model"
         self._weights = WeightsSource.NONE
@@ -139,8 +140,13 @@ class CnnMethod:
                 {"method": str(self.name), "state": str(MethodState.UNAVAILABLE)},
             ) from exc
 
+    def embed(self, image: DecodedImage) -> np.ndarray:
+        """The image's canonical embedding (unit length): the vector ``compare`` uses, served
+        from the embedding cache when the image was seen before, in any pair."""
+        return self.feature_maps([image.pixels], [image.digest]).embeddings[0]
+
     def compare(self, a: DecodedImage, b: DecodedImage, options: CompareOptions) -> Comparison:
-        """Cosine of the pooled embeddings. Primary map: for each place in A, the distance to
+        """Cosine of the canonical embeddings. Primary map: for each place in A, the distance to
         the best-matching place anywhere in B (works when the subject moved). Second view: the
         distance at the same place, after registering B onto A when alignment is asked for."""
         registration = register(a.pixels, b.pixels) if options.align else None
@@ -152,10 +158,11 @@ class CnnMethod:
             images.append(warped_b)
             digests.append(None)
         maps = self.feature_maps(images, digests)
-        features, placements, (canvas_w, canvas_h) = maps.features, maps.placements, maps.canvas
+        features, placements = maps.features, maps.placements
         fa, fb = features[0], features[1]
         place_a, place_b = placements[0], placements[1]
-        score = pooled_similarity(fa, fb, place_a.cells, place_b.cells)
+        preparation = self.runtime.recipe.preparation
+        score = cosine(maps.embeddings[0], maps.embeddings[1])
         best = best_match_distance(fa, fb, place_a.cells, place_b.cells)
         grid = f"{fa.shape[1]}x{fa.shape[0]}"
         dims = fa.shape[-1]
@@ -167,7 +174,7 @@ class CnnMethod:
             )
         extra_views = []
         if warped_b is not None and coverage is not None:
-            covered = cell_coverage(coverage, place_a, fa.shape[:2])
+            covered = preparation.project(coverage.astype(np.float32))
             same = cellwise_distance(fa, features[2], place_a.cells & covered)
             extra_views.append(
                 DifferenceView(
@@ -175,7 +182,7 @@ class CnnMethod:
                     title="Same place (aligned)",
                     description="Feature distance between A and B at the same place, after "
                     "registering B onto A: where the same scene changed.",
-                    values=over_image_a(same, place_a),
+                    values=preparation.over_image(same, place_a),
                     legend=HeatmapLegend(
                         low="blue: at this place both images show similar content",
                         high="red: at this place the content differs (features disagree)",
@@ -188,7 +195,7 @@ class CnnMethod:
             )
         return Comparison(
             score=score,
-            difference_map=over_image_a(best, place_a),
+            difference_map=preparation.over_image(best, place_a),
             legend=HeatmapLegend(
                 low="blue: what A shows here is also found somewhere in B",
                 high="red: nothing in B looks like this part of A",
@@ -196,13 +203,7 @@ class CnnMethod:
                 scale=f"colour = 1 - the best cosine between A's {dims}-dimensional feature "
                 f"vector here and any of B's, over {grid} places, 0 (blue) to 1 (red)",
             ),
-            preparation=(
-                f"Each image was prepared on its own: scaled, keeping its aspect ratio, to fit a "
-                f"{canvas_w}x{canvas_h} input shaped like image A, padded with the ImageNet mean "
-                f"colour where it does not fill it; padding is left out of the embedding. "
-                f"The {dims}-dimensional embedding is the average of {self.title}'s last "
-                f"feature map ({grid} places)."
-            ),
+            preparation=self._preparation_text(dims, grid),
             identical_pixels=bool(np.array_equal(a.pixels, b.pixels)),
             warnings=warnings,
             alignment=registration.info if registration is not None else None,
@@ -212,4 +213,28 @@ class CnnMethod:
             batch_size=maps.batch_size,
             model_ms=maps.forward_ms,
             precision=self.settings.cnn_precision,
+        )
+
+    def _preparation_text(self, dims: int, grid: str) -> str:
+        recipe = self.runtime.recipe
+        side = recipe.preparation.side
+        steps = {
+            "plain": f"resized to {side}x{side} (aspect ratio ignored)",
+            "crop": f"scaled so that its short side is {side} pixels, then its centre "
+            f"{side}x{side} square kept (the rest of the image is not seen: grey in the map)",
+            "fit": f"scaled, keeping its aspect ratio, to fit {side}x{side}, padded with the "
+            f"ImageNet mean colour, padding left out of the embedding",
+            "aspect": f"scaled, keeping its aspect ratio, to an input shaped like itself of "
+            f"about {side}x{side} pixels",
+        }
+        pooling = {
+            "avg": "average",
+            "gem": "generalized mean (p=3)",
+            "max": "maximum",
+        }[recipe.pooling]
+        return (
+            f"Each image was prepared on its own, the same whatever it is compared with: "
+            f"{steps[recipe.preparation.kind]}. Its {dims}-dimensional embedding is the "
+            f"{pooling} of {self.title}'s last feature map ({grid} places); the score is the "
+            f"cosine of the two embeddings."
         )

@@ -2,10 +2,12 @@
 
 The only module that imports TensorFlow, and only inside ``load``, so that the worker answers
 (SSIM, health) while the models load in the background. The network runs without its classifier
-(``include_top=False``); one compiled call (``tf.function``) takes a batch of canvases of any
-size. Images seen before (same bytes, same canvas, same model and preprocessing) come from the
-embedding cache, shared by all CNNs under one byte budget; the rest go through this model's
-dynamic batcher, which may share one forward pass with other requests.
+(``include_top=False``); one compiled call (``tf.function``) takes a batch of inputs of any
+size. Each image is prepared on its own (``embedding.canonical_recipe``), never shaped by its
+partner, so its feature map and embedding are the same in every pair: images seen before (same
+bytes, same model and recipe) come from the embedding cache, shared by all CNNs under one byte
+budget, whatever they were compared with; the rest go through this model's dynamic batcher,
+which may share one forward pass with other requests.
 """
 
 from __future__ import annotations
@@ -14,27 +16,34 @@ import importlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from shared.settings import Settings
 from worker.batcher import DynamicBatcher, Features
 from worker.cache import ByteBoundedLRU
-from worker.methods.cnn.canvas import Placement, canvas_size, fit_into_canvas
+from worker.methods.cnn.embedding import EmbeddingRecipe, canonical_recipe
+from worker.methods.cnn.preparation import Placement
 from worker.methods.cnn.specs import CnnSpec
 from worker.methods.cnn.weights import LoadedNetwork, build_network
 
 log = logging.getLogger(__name__)
 
-PREPROCESSING_VERSION = "1"  # bump when fit_into_canvas or the inputs change: keys the cache
+PREPROCESSING_VERSION = "2"  # bump when the preparation or the inputs change: keys the cache
 
-CachedFeatures = tuple[np.ndarray, Placement]
+
+class CachedFeatures(NamedTuple):
+    """What one forward pass gave for one image: all a comparison or an embedding needs."""
+
+    features: np.ndarray
+    placement: Placement
+    embedding: np.ndarray
 
 
 def cached_size(entry: CachedFeatures) -> int:
-    """Bytes a cached feature map holds."""
-    return int(entry[0].nbytes) + 256
+    """Bytes a cached entry holds."""
+    return int(entry.features.nbytes + entry.embedding.nbytes + entry.placement.cells.nbytes) + 256
 
 
 def embedding_cache(max_bytes: int) -> ByteBoundedLRU[CachedFeatures]:
@@ -44,11 +53,12 @@ def embedding_cache(max_bytes: int) -> ByteBoundedLRU[CachedFeatures]:
 
 @dataclass(frozen=True)
 class FeatureMaps:
-    """Feature maps of a set of images, where each lies in the canvas, and how they were got."""
+    """Feature maps and embeddings of a set of images, where each lies in its input, and how
+    they were got."""
 
     features: list[np.ndarray]
     placements: list[Placement]
-    canvas: tuple[int, int]
+    embeddings: list[np.ndarray]
     cache_hits: int
     batch_size: int | None
     forward_ms: float | None
@@ -72,7 +82,11 @@ class CnnRuntime:
         self.cache = cache if cache is not None else embedding_cache(0)
         self.compute_dtype: str | None = None
         self.batcher: DynamicBatcher | None = None
-        self._version = f"{PREPROCESSING_VERSION}-{settings.cnn_precision}"
+        self.recipe: EmbeddingRecipe = canonical_recipe(settings.cnn_canvas_pixels)
+        self._version = (
+            f"{PREPROCESSING_VERSION}-{self.recipe.preparation.label}-{self.recipe.pooling}-"
+            f"{settings.cnn_precision}"
+        )
         self._forward: Callable[[Any], Any] | None = None
 
     def load(self) -> LoadedNetwork:
@@ -125,21 +139,19 @@ class CnnRuntime:
             self.batcher.close()
 
     def feature_maps(self, images: list[np.ndarray], digests: list[str | None]) -> FeatureMaps:
-        """Feature maps of all ``images``, each fitted into a canvas shaped like the first.
+        """Feature maps and canonical embeddings of all ``images``, each prepared on its own.
 
-        Call only once loaded; raises ``ModelTimeout`` when the batcher does not answer in time,
-        and the model's own error when its forward pass failed.
+        ``digests``: the uploaded bytes' digests (None: not cacheable, e.g. a warped copy). Call
+        only once loaded; raises ``ModelTimeout`` when the batcher does not answer in time, and
+        the model's own error when its forward pass failed.
         """
         batcher = self.batcher
         if batcher is None:
             raise RuntimeError(f"{self.spec.name} is not loaded")
+        preparation = self.recipe.preparation
         with batcher.preparing():  # a batch forming now waits for these images
-            first = images[0]
-            canvas_w, canvas_h = canvas_size(
-                first.shape[1], first.shape[0], self.settings.cnn_canvas_pixels
-            )
             keys = [
-                (self.spec.name, self._version, digest, image.shape[:2], (canvas_w, canvas_h))
+                (self.spec.name, self._version, digest, image.shape[:2])
                 if digest is not None
                 else None
                 for digest, image in zip(digests, images, strict=True)
@@ -148,8 +160,8 @@ class CnnRuntime:
                 self.cache.get(key) if key is not None else None for key in keys
             ]
             missing = [index for index, result in enumerate(results) if result is None]
-            fitted = {i: fit_into_canvas(images[i], canvas_w, canvas_h) for i in missing}
-            futures = batcher.submit([fitted[i][0] for i in missing])
+            prepared = {i: preparation.prepare(images[i]) for i in missing}
+            futures = batcher.submit([prepared[i][0] for i in missing])
         try:
             computed: list[Features] = [
                 future.result(timeout=self.settings.worker_timeout_s) for future in futures
@@ -157,16 +169,19 @@ class CnnRuntime:
         except TimeoutError as exc:
             raise ModelTimeout(str(self.spec.name)) from exc
         for index, result in zip(missing, computed, strict=True):
-            entry = (result.values, fitted[index][1])
+            placement = prepared[index][1]
+            entry = CachedFeatures(
+                result.values, placement, self.recipe.embed(result.values, placement)
+            )
             results[index] = entry
             key = keys[index]
             if key is not None:
                 self.cache.put(key, entry)
         ready = [result for result in results if result is not None]
         return FeatureMaps(
-            features=[features for features, _ in ready],
-            placements=[placement for _, placement in ready],
-            canvas=(canvas_w, canvas_h),
+            features=[entry.features for entry in ready],
+            placements=[entry.placement for entry in ready],
+            embeddings=[entry.embedding for entry in ready],
             cache_hits=len(images) - len(missing),
             batch_size=max((result.batch_size for result in computed), default=None),
             forward_ms=max((result.forward_ms for result in computed), default=None),
