@@ -32,7 +32,17 @@ if str(REPO) not in sys.path:
 
 from worker import alignment  # noqa: E402
 
-CONFIGS = [(512, 1500), (256, 500), (320, 500), (384, 500), (512, 500), (512, 1000)]
+CONFIGS = [
+    (512, 1500),
+    (256, 500),
+    (288, 500),
+    (320, 500),
+    (320, 400),
+    (288, 400),
+    (384, 500),
+    (512, 500),
+    (512, 1000),
+]
 SKIMAGE_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry")
 
 

@@ -43,7 +43,7 @@ enlarged back, and rotated by 2-30 degrees, at probe side 512:
   1-40 px, zooms to 60-95 %, turns of 2-30 degrees, 80 % crops and half-size copies; 112 pairs
   of different photos): at 320 px with 500 features every moved copy passes the sanity limits
   (22 consistent matches or more, against ``MIN_INLIERS`` 15) and no pair of different
-  photographs does, in 4.6 ms against the precise pass's 17.1 ms (at 256 px a 60 % zoom
+  photographs does, in 4.6 ms against the precise pass's 17.1 ms (at 256 and 288 px a 60 % zoom
   failed). A pair of different photographs, the costliest case before, now costs the probe
   and the screening pass only;
 * agreement (correlation of 1-px-blurred grey copies at 512 px): registering the moved copies

@@ -88,11 +88,10 @@ def render_overlay(
 JPEG_PARAMS = [
     cv2.IMWRITE_JPEG_QUALITY,
     90,
-    # Full-resolution colour: in a heatmap the colours are the information, so they are not
-    # subsampled as in photos (measured on an SSIM map: mean error 2.1 levels instead of 3.3,
-    # still a quarter of PNG's size).
-    cv2.IMWRITE_JPEG_SAMPLING_FACTOR,
-    cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444,
+    # Colour subsampled 4:2:0, as in photos. Measured on ten SSIM overlays of 768x576: mean
+    # error 2.4 grey levels against 1.5 with full-resolution colour (4:4:4), invisible on a
+    # colour scale, for 1.0 ms of encoding instead of 2.5 and 109 KB instead of 158 KB (each
+    # byte is also base64-encoded, passed on by the gateway and parsed by the client).
 ]
 
 
