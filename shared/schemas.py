@@ -347,6 +347,58 @@ class MethodState(StrEnum):
     UNAVAILABLE = "unavailable"
 
 
+class PrecisionReport(BaseModel):
+    """Which arithmetic a CNN runs in, and why: set explicitly, or measured on this machine."""
+
+    precision: Literal["float32", "bfloat16"] = Field(
+        description="The arithmetic its forward passes use now.", examples=["bfloat16"]
+    )
+    chosen_by: Literal["setting", "measurement", "pending", "fallback"] = Field(
+        description="setting: ISC_CNN_PRECISION or ISC_CNN_PRECISION_PER_MODEL names it; "
+        "measurement: measured on this machine (auto); pending: auto, being measured (float32 "
+        "meanwhile); fallback: auto, the measurement failed (float32).",
+        examples=["measurement"],
+    )
+    speedup: float | None = Field(
+        None,
+        description="bfloat16's forward passes per second over float32's at the batch size "
+        "used (above 1: bfloat16 is faster), as measured.",
+        examples=[1.86],
+    )
+    min_cosine: float | None = Field(
+        None,
+        description="Lowest cosine between an image's float32 and bfloat16 embeddings over the "
+        "probe photos (bfloat16 is used only when at least 0.999).",
+        examples=[0.9996],
+    )
+    max_score_shift: float | None = Field(
+        None,
+        description="Largest change of a pair's score between the two precisions over the "
+        "pairs of probe photos.",
+        examples=[0.0012],
+    )
+    verdicts_unchanged: bool | None = Field(
+        None,
+        description="Whether every probe pair kept its verdict under the calibrated thresholds "
+        "in both precisions (bfloat16 is used only then).",
+    )
+    batch_size: int = Field(
+        description="Most images one forward pass gathers: the measured best images per "
+        "second, or the setting.",
+        examples=[8],
+    )
+    reused: bool = Field(
+        False,
+        description="Whether the measurement was made at an earlier start on this machine "
+        "(ISC_CNN_TUNING_FILE) rather than now.",
+    )
+    note: str = Field(
+        description="The choice in plain words, with its figures.",
+        examples=["bfloat16: 1.86x the float32 forward speed at batch 8 on this CPU, "
+                  "embeddings agree (cosine >= 0.9996), no verdict changes"],
+    )
+
+
 class MethodStatus(BaseModel):
     """One method as ``GET /api/v1/methods`` lists it."""
 
@@ -361,6 +413,9 @@ class MethodStatus(BaseModel):
     )
     weights: WeightsSource = WeightsSource.NONE
     calibrated: bool = Field(description="Whether its verdicts come from calibrated thresholds.")
+    precision: PrecisionReport | None = Field(
+        None, description="CNNs: the arithmetic in use and how it was chosen; null otherwise."
+    )
 
 
 def method_status(
@@ -369,6 +424,7 @@ def method_status(
     reason: str | None = None,
     weights: WeightsSource = WeightsSource.NONE,
     calibrated: bool = False,
+    precision: PrecisionReport | None = None,
 ) -> MethodStatus:
     """A method's public status, its fixed facts taken from ``METHOD_INFO``: the worker lists
     methods with it, and the gateway too when the worker cannot answer, so both lists agree."""
@@ -383,6 +439,7 @@ def method_status(
         reason=reason,
         weights=weights,
         calibrated=calibrated,
+        precision=precision,
     )
 
 
