@@ -309,6 +309,65 @@ class CompareAllTimings(BaseModel):
     )
 
 
+class HeldOutFigures(BaseModel):
+    """How often a verdict was right on photos its model was not fitted on (make calibrate)."""
+
+    precision: float | None = Field(
+        description="Share of held-out pairs given this verdict that truly belong to it "
+        "(null: never given).",
+        examples=[0.97],
+    )
+    precision_ci95: list[float] = Field(
+        description="95 % Wilson interval of the precision.", examples=[[0.95, 0.98]]
+    )
+    recall: float | None = Field(
+        description="Share of the held-out pairs of this class that got this verdict.",
+        examples=[0.96],
+    )
+    recall_ci95: list[float] = Field(
+        description="95 % Wilson interval of the recall.", examples=[[0.94, 0.97]]
+    )
+
+
+class CombinedVerdict(BaseModel):
+    """One verdict from every calibrated method's score, by a small model fitted on data."""
+
+    verdict: Verdict = Field(
+        description="The combined verdict; 'uncalibrated' when no model was fitted for the "
+        "methods that gave a calibrated score on this pair; 'identical' for identical pixels.",
+        examples=["near-duplicate"],
+    )
+    calibrated: bool = Field(
+        description="Whether the verdict comes from a model fitted by make calibrate.",
+        examples=[True],
+    )
+    probabilities: dict[str, float] = Field(
+        default_factory=dict,
+        description="The model's probability of each class (empty when uncalibrated).",
+        examples=[{"near-duplicate": 0.97, "same-subject": 0.02, "different": 0.01}],
+    )
+    methods: list[str] = Field(
+        default_factory=list,
+        description="The methods whose scores the model used.",
+        examples=[["ms_ssim", "mobilenet_v2", "phash", "pixel", "ssim"]],
+    )
+    contributions: dict[str, float] = Field(
+        default_factory=dict,
+        description="Each method's push towards the chosen class: its coefficient for that "
+        "class times its standardised score (positive: towards it).",
+        examples=[{"ssim": 2.1, "phash": 1.4, "pixel": 0.3, "ms_ssim": 0.9, "mobilenet_v2": 0.2}],
+    )
+    held_out: HeldOutFigures | None = Field(
+        None,
+        description="This verdict's precision and recall on photos the model was not fitted on "
+        "(null when uncalibrated or identical).",
+    )
+    reason: str = Field(
+        description="Which model gave the verdict, or why there is none.",
+        examples=["Logistic regression over ms_ssim, mobilenet_v2, phash, pixel, ssim."],
+    )
+
+
 class CompareAllResult(BaseModel):
     """Every available method on one pair, and what their agreement or disagreement means."""
 
@@ -319,6 +378,9 @@ class CompareAllResult(BaseModel):
             "Structurally different but semantically the same subject: likely two photos of "
             "one scene or subject."
         ],
+    )
+    combined: CombinedVerdict = Field(
+        description="One verdict from all the calibrated scores together (see README, Verdicts)."
     )
     results: list[CompareResult] = Field(description="One result per available method.")
     unavailable: dict[str, str] = Field(

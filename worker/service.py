@@ -17,9 +17,11 @@ from shared.schemas import (
     ReplayedAllTimings,
     ReplayedTimings,
     Timings,
+    Verdict,
 )
 from shared.settings import Settings
 from worker.cache import ByteBoundedLRU
+from worker.combined import combine
 from worker.decode import DecodedImage, decode_image, digest_of
 from worker.explain import explain
 from worker.heatmap import data_url, grey_base, render_overlay
@@ -242,9 +244,14 @@ class ComparisonService:
                 if error.status_code >= 500:
                     raise
                 unavailable[name.value] = error.message
+        combined = combine(
+            self._calibrated_scores(results),
+            identical_pixels=any(r.verdict is Verdict.IDENTICAL for r in results),
+        )
         result = CompareAllResult(
             method=ALL_METHODS,
-            summary=summarize(results, unavailable),
+            summary=summarize(results, unavailable, combined),
+            combined=combined,
             results=results,
             unavailable=unavailable,
             image_a=image_a.info,
@@ -252,6 +259,17 @@ class ComparisonService:
             timings=CompareAllTimings(decode_ms=times["decode"], worker_ms=_elapsed_ms(started)),
         )
         return result, complete
+
+    def _calibrated_scores(self, results: list[CompareResult]) -> dict[str, float]:
+        """Calibration key -> score of each method whose verdict here is calibrated: what the
+        combined model may use (a CNN's key names its weights, so a model fitted with other
+        weights never applies)."""
+        scores: dict[str, float] = {}
+        for result in results:
+            key = self.registry.availability(result.method).calibration_key
+            if key and result.calibrated and result.verdict is not Verdict.UNCALIBRATED:
+                scores[key] = result.score
+        return scores
 
 
 def _replayed(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-from shared.methods import METHOD_INFO, MethodFamily
-from shared.schemas import CompareResult, Verdict
+from shared.methods import METHOD_INFO, MethodFamily, MethodName
+from shared.schemas import CombinedVerdict, CompareResult, Verdict
+from worker.combined import drivers
 
 PIXEL_FAMILIES = (MethodFamily.STRUCTURAL, MethodFamily.PIXEL, MethodFamily.HASH)
 ORDER = (
@@ -32,12 +33,36 @@ def _titles(results: list[CompareResult]) -> str:
     return ", ".join(METHOD_INFO[r.method].title for r in results)
 
 
-def summarize(results: list[CompareResult], unavailable: dict[str, str]) -> str:
-    """What all the methods together say about the pair."""
+def combined_sentence(combined: CombinedVerdict) -> str:
+    """The first sentence: the combined verdict and the methods that drove it most."""
+    if not combined.calibrated:
+        return (
+            "Combined verdict: uncalibrated (no combined model was fitted for the methods "
+            "that gave a calibrated score here)."
+        )
+    titles = [METHOD_INFO[MethodName(name)].title for name in drivers(combined)]
+    share = combined.probabilities.get(combined.verdict.value)
+    certainty = f", probability {share:.0%}" if share is not None else ""
+    return (
+        f"Combined verdict: {combined.verdict.value}{certainty}, driven most by "
+        f"{' and '.join(titles)}."
+    )
+
+
+def summarize(
+    results: list[CompareResult], unavailable: dict[str, str], combined: CombinedVerdict
+) -> str:
+    """What all the methods together say about the pair: the combined verdict first, then
+    where the pixel and content methods agree or disagree."""
     if not results:
         return "No method could compare these images: " + "; ".join(unavailable.values())
     if any(r.verdict is Verdict.IDENTICAL for r in results):
         return "The two images are identical, pixel for pixel: every method agrees."
+    return combined_sentence(combined) + " " + _reading(results, unavailable)
+
+
+def _reading(results: list[CompareResult], unavailable: dict[str, str]) -> str:
+    """Where the pixel and content methods agree or disagree, and who could not say."""
     pixel_results = [r for r in results if r.family in PIXEL_FAMILIES]
     semantic_results = [r for r in results if r.family is MethodFamily.SEMANTIC]
     pixels, pixel_voters = _consensus(pixel_results)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
+from PIL import Image
 
+from shared.methods import METHOD_INFO, MethodName
 from tests.integration.test_compare_api import METHODS, _compare
 from tests.support.checks import decode_data_url
-from tests.support.images import coffee, png
+from tests.support.images import coffee, jpeg, png
 from tests.support.paths import MOBILENET_V2_WEIGHTS, photo, require
 from tests.support.service import Service
 
@@ -32,7 +36,8 @@ def test_two_photos_of_one_subject_are_explained_as_such(service: Service) -> No
     by_method = {r["method"]: r for r in body["results"]}
     assert by_method["ssim"]["verdict"] == "different"
     assert by_method["mobilenet_v2"]["verdict"] == "same-subject"
-    assert body["summary"].startswith("Structurally different but semantically the same subject")
+    reading = body["summary"].split(". ", 1)[1]  # after the combined verdict's sentence
+    assert reading.startswith("Structurally different but semantically the same subject")
 
 
 def test_methods_that_cannot_take_the_pair_are_listed_not_fatal(service: Service) -> None:
@@ -83,3 +88,52 @@ def test_unknown_method_lists_all_as_a_choice(service: Service) -> None:
     body = _compare(service, photo("cat.png"), photo("cat.png"), "everything").json()
     assert body["error"]["code"] == "unknown_method"
     assert "'all'" in body["error"]["message"]
+
+
+def _driving_titles(combined: dict) -> list[str]:
+    """The titles of the methods that pushed most towards the combined verdict (the response's
+    own contributions, largest positive first, two at most)."""
+    ranked = sorted(combined["contributions"].items(), key=lambda item: -item[1])
+    names = [name for name, value in ranked if value > 0][:2] or [ranked[0][0]]
+    return [METHOD_INFO[MethodName(name)].title for name in names]
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [
+        ("parrot.jpg", "parrot.jpg@q60", "near-duplicate"),
+        ("bird.png", "potato_chips.png", "different"),
+    ],
+)
+def test_all_gives_one_combined_verdict_and_says_what_drove_it(
+    service: Service, a: str, b: str, expected: str
+) -> None:
+    """A JPEG q60 copy of a photo and two unrelated photos: one verdict from all the scores,
+    by the model fitted on every calibrated method, with its held-out figures; the summary
+    opens with it and names the methods that drove it."""
+    require(MOBILENET_V2_WEIGHTS)
+    name, _, quality = b.partition("@q")
+    second = photo(name)
+    if quality:
+        second = jpeg(np.asarray(Image.open(io.BytesIO(second)).convert("RGB")), int(quality))
+    body = _compare(service, photo(a), second, "all").json()
+    combined = body["combined"]
+    assert combined["calibrated"] is True
+    assert combined["verdict"] == expected
+    calibrated = sorted(r["method"] for r in body["results"] if r["calibrated"])
+    assert sorted(combined["methods"]) == calibrated
+    assert "mobilenet_v2" in combined["methods"]
+    assert set(combined["probabilities"]) == {
+        "near-duplicate",
+        "same-subject",
+        "related",
+        "different",
+    }
+    assert max(combined["probabilities"], key=combined["probabilities"].get) == expected
+    assert set(combined["contributions"]) == set(combined["methods"])
+    held = combined["held_out"]
+    assert 0.5 < held["precision"] <= 1 and 0.5 < held["recall"] <= 1
+    first, rest = body["summary"].split(". ", 1)
+    assert first.startswith(f"Combined verdict: {expected}, probability ")
+    assert first.endswith("driven most by " + " and ".join(_driving_titles(combined)))
+    assert len(rest) > 20  # the methods' own reading follows

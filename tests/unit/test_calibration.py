@@ -17,12 +17,12 @@ from shared.schemas import MethodState, Verdict, WeightsSource
 from shared.settings import Settings
 from tests.support.paths import MOBILENET_V2_WEIGHTS, PHOTOS, SHARED, WEIGHTS, require
 from tools.calibrate import (
-    STANDARD,
     Pair,
     assign_folds,
     build_pairs,
     evaluate,
     fit_thresholds,
+    is_standard,
     load_photos,
     score_pairs,
     split,
@@ -102,7 +102,7 @@ def _recount(entry: dict, rows: list[list]) -> dict:
             sum(1 for r in rows if r[3] == c),
         )
     distinct = [r[5] == "near-duplicate" for r in rows if "+" in r[1]]
-    standard = [r[5] == "near-duplicate" for r in rows if "+" not in r[1] and r[0] in STANDARD]
+    standard = [r[5] == "near-duplicate" for r in rows if "+" not in r[1] and is_standard(r[0])]
     return {
         "per_verdict": per_verdict,
         "accuracy": round(sum(r[3] == r[5] for r in rows) / len(rows), 4),

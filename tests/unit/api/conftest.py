@@ -23,6 +23,7 @@ from api.supervisor import WorkerSupervisor
 from api.worker_client import WorkerClient
 from shared.methods import METHOD_INFO, MethodName
 from shared.schemas import (
+    CombinedVerdict,
     CompareAllResult,
     CompareAllTimings,
     CompareResult,
@@ -75,6 +76,9 @@ def compare_all_result(worker_ms: float = 42.0) -> CompareAllResult:
     info = results[0].image_a
     return CompareAllResult(
         summary="All the same.",
+        combined=CombinedVerdict(
+            verdict=Verdict.UNCALIBRATED, calibrated=False, reason="Made up by the fake worker."
+        ),
         results=results,
         image_a=info,
         image_b=info,
