@@ -320,6 +320,12 @@ def test_compare_all_shows_every_method_in_one_table(
     expect(page.locator("#all-results")).to_be_visible(timeout=120_000)
     expected = api_result(service, "all")
     expect(page.locator("#summary")).to_have_text(expected["summary"])
+    combined = expected["combined"]
+    expect(page.locator("#combined .verdict")).to_have_text(combined["verdict"].replace("-", " "))
+    expect(page.locator("#combined")).to_contain_text("Combined verdict")
+    if combined["held_out"]:
+        precision = int(combined["held_out"]["precision"] * 100 + 0.5)  # as Math.round
+        expect(page.locator("#combined")).to_contain_text(f"held-out precision {precision} %")
     rows = page.locator("#all-table tbody tr")
     expect(rows).to_have_count(len(expected["results"]))
     for index, result in enumerate(expected["results"]):
