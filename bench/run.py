@@ -57,7 +57,7 @@ from shared.settings import Settings  # noqa: E402
 from tests.support.service import free_port, running_service, stop  # noqa: E402
 from worker.allocator import tune_allocator  # noqa: E402
 from worker.methods.base import CompareOptions  # noqa: E402
-from worker.methods.cnn import CNN_SPECS, CnnMethod, canvas_size, fit_into_canvas  # noqa: E402
+from worker.methods.cnn import CNN_SPECS, CnnMethod  # noqa: E402
 from worker.metrics import structural_similarity, to_luma  # noqa: E402
 from worker.registry import build_registry  # noqa: E402
 from worker.service import ComparisonService  # noqa: E402
@@ -239,20 +239,27 @@ def load_cnn(name: str, precision: str) -> CnnMethod:
     return method
 
 
-def bench_forward_and_bf16(factory: ImageFactory) -> tuple[dict, dict[str, CnnMethod]]:
-    """Bare forward passes back to back, float32 and bfloat16; the float32 models are kept for
-    the latency runs, which interleave them with requests."""
+def network_inputs(method: CnnMethod, images: list[np.ndarray]) -> np.ndarray:
+    """The inputs the service gives the network for ``images`` (its canonical preparation)."""
+    preparation = method.runtime.recipe.preparation
+    return np.stack([preparation.prepare(image)[0] for image in images]).astype(np.float32)
+
+
+def bench_forward_and_bf16(
+    factory: ImageFactory,
+) -> tuple[dict, dict[str, dict[str, CnnMethod]]]:
+    """Bare forward passes back to back, float32 and bfloat16; both models are kept for the
+    latency runs, which interleave the one in the precision the service chose with requests."""
     from worker.decode import decode_image
     from worker.methods.base import CompareOptions
 
-    width, height = canvas_size(1024, 768, 224 * 224)
     pairs = [(factory.next(), factory.next()) for _ in range(12)]
     decoded = [(decode_image(a, "a", 10**9), decode_image(b, "b", 10**9)) for a, b in pairs]
-    batch = np.stack([fit_into_canvas(decoded[0][i].pixels, width, height)[0] for i in range(2)])
     report, kept = {}, {}
     for name in CNNS:
         full = load_cnn(name, "float32")
         half = load_cnn(name, "bfloat16")
+        batch = network_inputs(full, [decoded[0][0].pixels, decoded[0][1].pixels])
         full.forward(batch), half.forward(batch)  # warm
         full_times, _ = timed(partial(full.forward, batch), 15)
         half_times, _ = timed(partial(half.forward, batch), 15)
@@ -269,8 +276,7 @@ def bench_forward_and_bf16(factory: ImageFactory) -> tuple[dict, dict[str, CnnMe
             ),
             "bf16_score_correlation": round(float(np.corrcoef(score_full, score_half)[0, 1]), 4),
         }
-        kept[name] = full
-        del half
+        kept[name] = {"float32": full, "bfloat16": half}
     return report, kept
 
 
@@ -342,8 +348,7 @@ def sequential_latency(url: str, method: str, pairs, bare: CnnMethod, floor_url:
     with httpx.Client(timeout=600) as client:
         for a, b in pairs:
             images = [decode_image(data, "x", 10**9).pixels for data in (a, b)]
-            width, height = canvas_size(images[0].shape[1], images[0].shape[0], 224 * 224)
-            batch = np.stack([fit_into_canvas(image, width, height)[0] for image in images])
+            batch = network_inputs(bare, images)
             files = {"image_a": ("a.jpg", a), "image_b": ("b.jpg", b)}
             start = time.perf_counter()
             bare.forward(batch)
@@ -458,18 +463,39 @@ def floor_servers(log_dir: Path) -> Iterator[str]:
         stop(echo)
 
 
-def bench_services(factory: ImageFactory, requests: int, bare: dict[str, CnnMethod]) -> dict:
+def measured_precisions(base_url: str, timeout_s: float = 600) -> dict[str, dict]:
+    """Each CNN's precision report once the service has measured them (``auto``)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        methods = httpx.get(base_url + "/api/v1/methods", timeout=30).json()["methods"]
+        reports = {m["name"]: m["precision"] for m in methods if m["precision"] is not None}
+        if reports and all(r["chosen_by"] != "pending" for r in reports.values()):
+            return reports
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the service is still measuring precisions: {reports}")
+        time.sleep(1)
+
+
+def bench_services(
+    factory: ImageFactory, requests: int, bare: dict[str, dict[str, CnnMethod]]
+) -> dict:
     report: dict = {"ours": {}, "original": {}}
     log_dir = Path(tempfile.mkdtemp(prefix="isc-bench-"))
     settings = {"weights_dir": str(WEIGHTS), "cnn_random_init": "true", "log_level": "warning"}
     with running_service(log_dir, "bench", **settings) as service:
         url = service.base_url + "/api/v1/compare"
         health = service.health()
+        # The service measures each network's precision on this machine after start-up (a
+        # fresh tuning file in log_dir: measured in this run); the runs below meet the choice.
+        precisions = measured_precisions(service.base_url)
+        report["ours"]["precision"] = precisions
         with floor_servers(log_dir) as floor:
             for name in CNNS:
                 pairs = make_inputs(factory, LATENCY_REQUESTS)
                 report["ours"][name] = {
-                    "latency": sequential_latency(url, name, pairs, bare[name], floor)
+                    "latency": sequential_latency(
+                        url, name, pairs, bare[name][precisions[name]["precision"]], floor
+                    )
                 }
         with original_app(log_dir) as (original_url, original):
             # Each method's two throughput runs back to back, so that both meet the machine in
@@ -570,13 +596,20 @@ def print_table(results: dict) -> None:
             f"{hit['gateway_total_ms']:.2f} ms, client round trip {hit['client_ms']:.2f} ms "
             f"({hit['hits']} hits)"
         )
-    print("\n== bfloat16 vs float32 (bare forward, batch of 2; scores on 12 pairs)")
+    print(
+        "\n== Precision: what the service chose on this machine (auto), and float32 against "
+        "bfloat16 here (bare forward, batch of 2; scores on 12 pairs)"
+    )
     for name in CNNS:
         f = results["forward"][name]
+        chosen = results["services"]["ours"]["precision"][name]
+        ratio = f["bf16_speedup"] if chosen["precision"] == "bfloat16" else 1.0
         print(
-            f"  {name:<13} {f['forward_batch2_ms']:>7.1f} ms -> {f['forward_batch2_bf16_ms']:>7.1f} "
-            f"ms ({f['bf16_speedup']:.2f}x) | max |score diff| {f['bf16_score_max_abs_diff']} | "
-            f"score correlation {f['bf16_score_correlation']}"
+            f"  {name:<13} service: {chosen['precision']} at batch {chosen['batch_size']} "
+            f"(its measurement: bfloat16 {chosen['speedup']}x, cosine {chosen['min_cosine']}) | "
+            f"here: {f['forward_batch2_ms']:.1f} ms float32 -> {f['forward_batch2_bf16_ms']:.1f} "
+            f"ms bfloat16 ({f['bf16_speedup']:.2f}x); chosen vs float32 {ratio:.2f}x | max |score "
+            f"diff| {f['bf16_score_max_abs_diff']}"
         )
     ours = results["services"]["ours"]
     alignment = results["alignment"]

@@ -568,6 +568,11 @@ class HealthResponse(BaseModel):
     )
     models_loaded: list[MethodName] = Field(default_factory=list)
     models_unavailable: dict[str, str] = Field(default_factory=dict)
+    models_precision: dict[str, PrecisionReport] = Field(
+        default_factory=dict,
+        description="Per loaded CNN: the arithmetic in use and how it was chosen "
+        "(ISC_CNN_PRECISION).",
+    )
 
 
 class ProbeResponse(BaseModel):

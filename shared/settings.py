@@ -6,10 +6,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.schemas import HeatmapFormat
+
+PrecisionSetting = Literal["auto", "float32", "bfloat16"]
 
 
 class Settings(BaseSettings):
@@ -104,13 +106,31 @@ class Settings(BaseSettings):
         "initialisation. Their results are marked weights='random-init'.",
     )
     cnn_random_seed: int = Field(1234, description="Seed for cnn_random_init.")
-    cnn_precision: Literal["float32", "bfloat16"] = Field(
-        "float32",
-        description="CNN arithmetic: float32, or bfloat16 (mixed precision; faster on CPUs with "
-        "AVX512_BF16 or AMX, scores differ slightly).",
+    cnn_precision: PrecisionSetting = Field(
+        "auto",
+        description="CNN arithmetic for every CNN: auto (each network measured on this machine "
+        "after start-up, in the background, in float32 and bfloat16; the faster one whose "
+        "embeddings and verdicts agree is used), float32, or bfloat16 (mixed precision: "
+        "faster only on some CPUs and networks, scores differ slightly).",
     )
-    batch_max_size: int = Field(
-        16, ge=1, description="Most images one CNN forward pass gathers from concurrent requests."
+    cnn_precision_per_model: dict[str, PrecisionSetting] = Field(
+        default_factory=dict,
+        description="Per-CNN precision overriding cnn_precision, as JSON, e.g. "
+        '{"vgg16": "bfloat16", "mobilenet_v2": "float32"}.',
+    )
+    cnn_tuning_file: Path | None = Field(
+        Path.home() / ".cache" / "image-similarity-checker" / "cnn-tuning.json",
+        description="Where the precision and batch-size measurements are kept, keyed by CPU, "
+        "TensorFlow version, network, weights and input, so that a restart on the same machine "
+        "reuses them instead of measuring again; empty: measure at every start.",
+    )
+    batch_max_size: int | None = Field(
+        None,
+        ge=1,
+        description="Most images one CNN forward pass gathers from concurrent requests; unset: "
+        "per network, the batch size that gave the most images per second when measured on "
+        "this machine (16 until measured, or when the precision is set explicitly and nothing "
+        "was measured).",
     )
     batch_max_wait_ms: float = Field(
         5.0, ge=0, description="Longest a request waits for others to share its CNN forward pass."
@@ -156,6 +176,15 @@ class Settings(BaseSettings):
     def cnn_method_names(self) -> list[str]:
         """The configured CNNs, in the order given."""
         return [name.strip() for name in self.cnn_methods.split(",") if name.strip()]
+
+    @field_validator("cnn_tuning_file", mode="before")
+    @classmethod
+    def _empty_means_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    def precision_for(self, cnn: str) -> PrecisionSetting:
+        """The precision setting of one CNN: its own entry, else the common one."""
+        return self.cnn_precision_per_model.get(cnn, self.cnn_precision)
 
 
 @lru_cache

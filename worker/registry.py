@@ -50,6 +50,7 @@ class Registry:
             reason=availability.reason,
             weights=availability.weights,
             calibrated=thresholds_for(availability.calibration_key) is not None,
+            precision=next((cnn.precision_report for cnn in self.cnns if cnn.name == name), None),
         )
 
 

@@ -69,6 +69,11 @@ async def health(worker: WorkerDep, supervisor: SupervisorDep) -> HealthResponse
             report.worker_pid = worker_report.pid
             report.models_loaded = worker_report.models_loaded
             report.models_unavailable = worker_report.models_unavailable
+            report.models_precision = {
+                str(status.name): status.precision
+                for status in worker_report.methods
+                if status.precision is not None
+            }
     return report
 
 

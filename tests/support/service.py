@@ -108,6 +108,9 @@ def running_service(
             "ISC_ALLOW_WEIGHT_DOWNLOAD": "false",
             "ISC_LOG_LEVEL": "warning",
             "TF_CPP_MIN_LOG_LEVEL": "2",
+            # Precision measurements shared by this run's services (measured once per network
+            # and configuration), never the user's own file.
+            "ISC_CNN_TUNING_FILE": str(log_dir / "cnn-tuning.json"),
         }
     )
     env.update({f"ISC_{key.upper()}": value for key, value in settings.items()})

@@ -17,7 +17,7 @@ import numpy as np
 
 from shared.errors import ErrorCode, ServiceError
 from shared.methods import METHOD_INFO
-from shared.schemas import HeatmapLegend, MethodState, WeightsSource
+from shared.schemas import HeatmapLegend, MethodState, PrecisionReport, WeightsSource
 from shared.settings import Settings
 from worker.alignment import register
 from worker.batcher import BatcherStopped, DynamicBatcher
@@ -25,6 +25,7 @@ from worker.cache import ByteBoundedLRU
 from worker.decode import DecodedImage
 from worker.methods.base import Availability, CompareOptions, Comparison, DifferenceView
 from worker.methods.cnn.features import best_match_distance, cellwise_distance, cosine
+from worker.methods.cnn.precision import TuningStore, fallback_report
 from worker.methods.cnn.runtime import CachedFeatures, CnnRuntime, FeatureMaps, ModelTimeout
 from worker.methods.cnn.specs import CnnSpec
 from worker.methods.cnn.weights import WeightsMissingError
@@ -70,6 +71,24 @@ class CnnMethod:
     def compute_dtype(self) -> str | None:
         """The arithmetic the loaded network uses (float32 or bfloat16)."""
         return self.runtime.compute_dtype
+
+    @property
+    def precision_report(self) -> PrecisionReport | None:
+        """The arithmetic in use and how it was chosen; None while it cannot run."""
+        return self.runtime.report if self._state is MethodState.READY else None
+
+    def tune(self, store: TuningStore) -> None:
+        """Measure this machine's faster agreeing precision and best batch size and switch to
+        them (``CnnRuntime.tune``). Never raises: a failure keeps float32, says so, is logged."""
+        if self._state is not MethodState.READY:
+            return
+        try:
+            self.runtime.tune(store)
+        except Exception as exc:
+            log.exception("%s: measuring the precisions failed; float32 stays", self.name)
+            self.runtime.report = fallback_report(
+                self.runtime.report.batch_size, type(exc).__name__
+            )
 
     def forward(self, batch: np.ndarray) -> np.ndarray:
         """The bare compiled forward pass (no batcher, no cache): for benchmarks and tests."""
@@ -212,7 +231,7 @@ class CnnMethod:
             cache_hits=maps.cache_hits,
             batch_size=maps.batch_size,
             model_ms=maps.forward_ms,
-            precision=self.settings.cnn_precision,
+            precision=maps.precision,
         )
 
     def _preparation_text(self, dims: int, grid: str) -> str:

@@ -20,13 +20,25 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from shared.schemas import PrecisionReport
 from shared.settings import Settings
 from worker.batcher import DynamicBatcher, Features
 from worker.cache import ByteBoundedLRU
 from worker.methods.cnn.embedding import EmbeddingRecipe, canonical_recipe
+from worker.methods.cnn.precision import (
+    DEFAULT_BATCH,
+    Precision,
+    TuningStore,
+    choose,
+    machine_key,
+    measure,
+    pending_report,
+    probe_images,
+)
 from worker.methods.cnn.preparation import Placement
 from worker.methods.cnn.specs import CnnSpec
 from worker.methods.cnn.weights import LoadedNetwork, build_network
+from worker.verdict import thresholds_for
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +74,8 @@ class FeatureMaps:
     cache_hits: int
     batch_size: int | None
     forward_ms: float | None
+    precision: Precision
+    """The arithmetic of the forward passes these came from."""
 
 
 class ModelTimeout(TimeoutError):
@@ -80,29 +94,52 @@ class CnnRuntime:
         self.spec = spec
         self.settings = settings
         self.cache = cache if cache is not None else embedding_cache(0)
-        self.compute_dtype: str | None = None
         self.batcher: DynamicBatcher | None = None
         self.recipe: EmbeddingRecipe = canonical_recipe(settings.cnn_canvas_pixels)
-        self._version = (
-            f"{PREPROCESSING_VERSION}-{self.recipe.preparation.label}-{self.recipe.pooling}-"
-            f"{settings.cnn_precision}"
-        )
-        self._forward: Callable[[Any], Any] | None = None
+        self.setting = settings.precision_for(str(spec.name))
+        self.precision: Precision = "bfloat16" if self.setting == "bfloat16" else "float32"
+        self.report = pending_report(self.setting, settings.batch_max_size or DEFAULT_BATCH)
+        self._forwards: dict[str, Callable[[Any], Any]] = {}
+        self._model: Any = None
+        self._network: LoadedNetwork | None = None
+
+    @property
+    def compute_dtype(self) -> str | None:
+        """The arithmetic of the forward passes now (None until loaded)."""
+        return self.precision if self._forwards else None
+
+    def _cache_version(self, precision: str) -> str:
+        recipe = self.recipe
+        return f"{PREPROCESSING_VERSION}-{recipe.preparation.label}-{recipe.pooling}-{precision}"
 
     def load(self) -> LoadedNetwork:
         """Build the network with its weights, compile the forward pass, warm it up and start
         the batcher; raises ``WeightsMissingError`` or whatever Keras raised."""
         import keras
-        import tensorflow as tf
 
         module = importlib.import_module(f"keras.applications.{self.spec.module}")
-        preprocess = module.preprocess_input
         network = build_network(
-            self.spec, self.settings, keras, getattr(module, self.spec.constructor)
+            self.spec, self.settings, keras, getattr(module, self.spec.constructor), self.precision
         )
-        model = network.model
+        self._network, self._model = network, network.model
+        self._forwards[self.precision] = self._compile(network.model)
+        self.batcher = DynamicBatcher(
+            self._run_forward,
+            str(self.spec.name),
+            self.settings.batch_max_size or DEFAULT_BATCH,
+            self.settings.batch_max_wait_ms / 1000,
+        )
+        log.info("%s: weights from %s", self.spec.name, network.origin)
+        return network
+
+    def _compile(self, model: Any) -> Callable[[Any], Any]:
+        """The model's compiled forward pass (preprocessing included), traced once."""
+        import tensorflow as tf
+
+        preprocess = importlib.import_module(
+            f"keras.applications.{self.spec.module}"
+        ).preprocess_input
         model.trainable = False
-        self.compute_dtype = str(model.dtype_policy.compute_dtype)
 
         @tf.function(
             input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)],
@@ -111,16 +148,91 @@ class CnnRuntime:
         def forward(batch: Any) -> Any:
             return tf.cast(model(preprocess(batch), training=False), tf.float32)
 
-        forward(tf.zeros([2, 224, 224, 3], tf.float32))  # trace once, before the first request
-        self._forward = forward
-        self.batcher = DynamicBatcher(
-            lambda batch: forward(batch).numpy(),
-            str(self.spec.name),
-            self.settings.batch_max_size,
-            self.settings.batch_max_wait_ms / 1000,
+        side = self.recipe.preparation.side
+        forward(tf.zeros([2, side, side, 3], tf.float32))  # trace before the first request
+        return forward
+
+    def _run_forward(self, batch: np.ndarray) -> np.ndarray:
+        """The batcher's forward pass, in whichever precision is in use when it runs."""
+        return np.asarray(self._forwards[self.precision](batch))
+
+    def _reduced_copy(self) -> Callable[[Any], Any]:
+        """The loaded network rebuilt in mixed bfloat16 with the same weight values."""
+        import keras
+
+        module = importlib.import_module(f"keras.applications.{self.spec.module}")
+        constructor = getattr(module, self.spec.constructor)
+        previous = keras.config.dtype_policy()
+        keras.config.set_dtype_policy("mixed_bfloat16")
+        try:
+            model = constructor(weights=None, include_top=False, input_shape=(None, None, 3))
+        finally:
+            keras.config.set_dtype_policy(previous)
+        model.set_weights(self._model.get_weights())
+        return self._compile(model)
+
+    def tune(self, store: TuningStore) -> PrecisionReport:
+        """Measure (or recall) this machine's faster agreeing precision and best batch size,
+        and switch to them; with everything set explicitly there is nothing to measure."""
+        if self._network is None or self.batcher is None:
+            raise RuntimeError(f"{self.spec.name} is not loaded")
+        if self.setting != "auto" and self.settings.batch_max_size is not None:
+            return self.report
+        import keras
+        import tensorflow as tf
+
+        network = self._network
+        key = machine_key(
+            [
+                tf.__version__,
+                keras.__version__,
+                str(self.spec.name),
+                network.calibration_key or f"{network.weights}:{self.settings.cnn_random_seed}",
+                self._cache_version(""),
+                str(self.recipe.preparation.side),
+            ]
         )
-        log.info("%s: weights from %s", self.spec.name, network.origin)
-        return network
+        measured = store.get(key) if self.setting == "auto" else None
+        reused = measured is not None
+        wanted = ("float32", "bfloat16") if self.setting == "auto" else (self.precision,)
+        if measured is None:
+            for precision in wanted:
+                if precision not in self._forwards:
+                    self._forwards[precision] = self._reduced_copy()
+            prepared = [self.recipe.preparation.prepare(image) for image in probe_images()]
+            inputs = np.stack([item[0] for item in prepared]).astype(np.float32)
+            placements = [item[1] for item in prepared]
+
+            def embed(outputs: np.ndarray) -> np.ndarray:
+                return np.stack(
+                    [
+                        self.recipe.embed(out, place)
+                        for out, place in zip(outputs, placements, strict=True)
+                    ]
+                )
+
+            measured = measure(
+                {name: self._forward_numpy(name) for name in wanted},
+                embed,
+                inputs,
+                thresholds_for(network.calibration_key),
+            )
+            if self.setting == "auto":
+                store.put(key, measured)
+        report = choose(measured, self.setting, reused, self.settings.batch_max_size)
+        if report.precision not in self._forwards:
+            self._forwards[report.precision] = self._reduced_copy()
+        self.precision = report.precision
+        self.batcher.max_batch = report.batch_size
+        for unused in [name for name in self._forwards if name != report.precision]:
+            del self._forwards[unused]  # the other network's memory goes back
+        self.report = report
+        log.info("%s: %s", self.spec.name, report.note)
+        return report
+
+    def _forward_numpy(self, precision: str) -> Callable[[np.ndarray], np.ndarray]:
+        forward = self._forwards[precision]
+        return lambda batch: np.asarray(forward(batch))
 
     @property
     def running(self) -> bool:
@@ -128,10 +240,11 @@ class CnnRuntime:
         return self.batcher is not None and self.batcher.alive
 
     def forward(self, batch: np.ndarray) -> np.ndarray:
-        """The bare compiled forward pass (no batcher, no cache): for benchmarks and tests."""
-        if self._forward is None:
+        """The bare compiled forward pass in the precision in use (no batcher, no cache): for
+        benchmarks and tests."""
+        if not self._forwards:
             raise RuntimeError(f"{self.spec.name} is not loaded")
-        return np.asarray(self._forward(batch))
+        return self._run_forward(batch)
 
     def close(self) -> None:
         """Stop the batcher; requests still queued get an error."""
@@ -149,11 +262,11 @@ class CnnRuntime:
         if batcher is None:
             raise RuntimeError(f"{self.spec.name} is not loaded")
         preparation = self.recipe.preparation
+        precision = self.precision  # a switch after tuning applies from the next request on
+        version = self._cache_version(precision)
         with batcher.preparing():  # a batch forming now waits for these images
             keys = [
-                (self.spec.name, self._version, digest, image.shape[:2])
-                if digest is not None
-                else None
+                (self.spec.name, version, digest, image.shape[:2]) if digest is not None else None
                 for digest, image in zip(digests, images, strict=True)
             ]
             results: list[CachedFeatures | None] = [
@@ -185,4 +298,5 @@ class CnnRuntime:
             cache_hits=len(images) - len(missing),
             batch_size=max((result.batch_size for result in computed), default=None),
             forward_ms=max((result.forward_ms for result in computed), default=None),
+            precision=precision,
         )

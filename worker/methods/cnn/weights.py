@@ -82,14 +82,18 @@ def weights_fingerprint(model: Any) -> str:
 
 
 def build_network(
-    spec: CnnSpec, settings: Settings, keras: Any, constructor: Callable[..., Any]
+    spec: CnnSpec,
+    settings: Settings,
+    keras: Any,
+    constructor: Callable[..., Any],
+    precision: str = "float32",
 ) -> LoadedNetwork:
-    """The network in the configured precision (mixed bfloat16: float32 weights, bfloat16
-    arithmetic), with the best weights available, or a ``WeightsMissingError``.
+    """The network in ``precision`` (mixed bfloat16: float32 weights, bfloat16 arithmetic),
+    with the best weights available, or a ``WeightsMissingError``.
 
     Keras's dtype policy is global; it is set for the build only and then restored.
     """
-    policy = "mixed_bfloat16" if settings.cnn_precision == "bfloat16" else "float32"
+    policy = "mixed_bfloat16" if precision == "bfloat16" else "float32"
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(policy)
     try:
