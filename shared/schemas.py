@@ -456,8 +456,10 @@ class PrecisionReport(BaseModel):
     )
     note: str = Field(
         description="The choice in plain words, with its figures.",
-        examples=["bfloat16: 1.86x the float32 forward speed at batch 8 on this CPU, "
-                  "embeddings agree (cosine >= 0.9996), no verdict changes"],
+        examples=[
+            "bfloat16: 1.86x the float32 forward speed at batch 8 on this CPU, "
+            "embeddings agree (cosine >= 0.9996), no verdict changes"
+        ],
     )
 
 
