@@ -17,10 +17,12 @@ EXAMPLE_HEATMAP = "data:image/jpeg;base64,/9j/4AAQSkZJRg..."
 class HeatmapFormat(StrEnum):
     """How heatmaps are encoded: JPEG is the default (an overlay on a photo comes out about four
     times smaller and encodes six times faster than PNG); PNG for those who want every pixel
-    exact."""
+    exact; none for clients that only want the numbers (no heatmap is drawn: the answer's
+    heatmap fields are null and it is a few kilobytes instead of hundreds)."""
 
     JPEG = "jpeg"
     PNG = "png"
+    NONE = "none"
 
 
 class Verdict(StrEnum):
@@ -191,7 +193,8 @@ class ExtraHeatmap(BaseModel):
         examples=["Feature distance at the same place in both images."],
     )
     image: str = Field(
-        description="Data URL (JPEG or PNG, see heatmap_format) over image A.",
+        description="Data URL (JPEG or PNG, see heatmap_format) over image A. With "
+        "heatmap_format=none there are no extra views (the list is empty).",
         examples=[EXAMPLE_HEATMAP],
     )
     legend: HeatmapLegend = Field(description="What the colours mean in this view.")
@@ -235,9 +238,10 @@ class CompareResult(BaseModel):
             "structure. A score of 0.83 ..."
         ],
     )
-    heatmap: str = Field(
+    heatmap: str | None = Field(
         description="Data URL of a JPEG (default) or PNG (heatmap_format=png): where the "
-        "images differ, drawn over image A.",
+        "images differ, drawn over image A. Null with heatmap_format=none (nothing drawn; "
+        "extra_heatmaps is then empty, heatmap_legend still says what a map would show).",
         examples=[EXAMPLE_HEATMAP],
     )
     heatmap_legend: HeatmapLegend = Field(description="What the heatmap's colours mean.")

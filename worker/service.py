@@ -13,6 +13,7 @@ from shared.schemas import (
     CompareAllTimings,
     CompareResult,
     ExtraHeatmap,
+    HeatmapFormat,
     MethodState,
     ReplayedAllTimings,
     ReplayedTimings,
@@ -25,7 +26,7 @@ from worker.combined import combine
 from worker.decode import DecodedImage, decode_image, digest_of
 from worker.explain import explain
 from worker.heatmap import data_url, grey_base, render_overlay
-from worker.methods.base import CompareOptions
+from worker.methods.base import CompareOptions, Comparison
 from worker.pair_runner import PairRunner
 from worker.registry import Registry
 from worker.summary import summarize
@@ -62,6 +63,39 @@ class Upload:
         self.digest = digest_of(data)
 
 
+def _render_maps(
+    image_a: DecodedImage,
+    comparison: Comparison,
+    image_format: HeatmapFormat,
+    settings: Settings,
+) -> tuple[str | None, list[ExtraHeatmap]]:
+    """The main heatmap and the extra views as data URLs over A in grey; nothing at all with
+    ``heatmap_format=none``, for clients that only want the numbers (the answer then shrinks
+    from hundreds of kilobytes to a few, and no time goes into drawing and encoding)."""
+    if image_format is HeatmapFormat.NONE:
+        return None, []
+    max_side = min(settings.heatmap_max_side, comparison.heatmap_max_side or 1 << 30)
+    base = grey_base(image_a.pixels, max_side)
+    heatmap = data_url(
+        render_overlay(image_a.pixels, comparison.difference_map, max_side, base), image_format
+    )
+    # Second views are smaller: they are for a look, the main map is for detail.
+    small = grey_base(image_a.pixels, max_side // 2) if comparison.extra_views else None
+    extra = [
+        ExtraHeatmap(
+            name=view.name,
+            title=view.title,
+            description=view.description,
+            image=data_url(
+                render_overlay(image_a.pixels, view.values, max_side, small), image_format
+            ),
+            legend=view.legend,
+        )
+        for view in comparison.extra_views
+    ]
+    return heatmap, extra
+
+
 def run_method(
     registry: Registry,
     method_name: MethodName,
@@ -80,27 +114,7 @@ def run_method(
     with _stopwatch(times, "compute"):
         comparison = method.compare(image_a, image_b, options.for_method(method_name))
     with _stopwatch(times, "heatmap"):
-        max_side = min(settings.heatmap_max_side, comparison.heatmap_max_side or 1 << 30)
-        base = grey_base(image_a.pixels, max_side)
-        heatmap = data_url(
-            render_overlay(image_a.pixels, comparison.difference_map, max_side, base),
-            options.heatmap_format,
-        )
-        # Second views are smaller: they are for a look, the main map is for detail.
-        small = grey_base(image_a.pixels, max_side // 2) if comparison.extra_views else None
-        extra = [
-            ExtraHeatmap(
-                name=view.name,
-                title=view.title,
-                description=view.description,
-                image=data_url(
-                    render_overlay(image_a.pixels, view.values, max_side, small),
-                    options.heatmap_format,
-                ),
-                legend=view.legend,
-            )
-            for view in comparison.extra_views
-        ]
+        heatmap, extra = _render_maps(image_a, comparison, options.heatmap_format, settings)
     thresholds = thresholds_for(availability.calibration_key)
     verdict = decide(comparison.score, comparison.identical_pixels, thresholds)
     return CompareResult(
@@ -146,7 +160,8 @@ def _result_size(result: CompareResult | CompareAllResult) -> int:
     """Roughly the bytes a stored result holds: its heatmaps dominate."""
     results = result.results if isinstance(result, CompareAllResult) else [result]
     return sum(
-        len(r.heatmap) + sum(len(view.image) for view in r.extra_heatmaps) + 4096 for r in results
+        len(r.heatmap or "") + sum(len(view.image) for view in r.extra_heatmaps) + 4096
+        for r in results
     )
 
 

@@ -48,8 +48,10 @@ async def compare(
     heatmap_format: Annotated[
         HeatmapFormat | None,
         Form(
-            description="Encoding of the heatmaps: jpeg (default: small and fast) or png "
-            "(lossless, about four times larger)."
+            description="Encoding of the heatmaps: jpeg (default: small and fast), png "
+            "(lossless, about four times larger) or none: no heatmaps are drawn, for clients "
+            "that only want the numbers (heatmap is null and extra_heatmaps empty in every "
+            "result, method=all included)."
         ),
     ] = None,
 ) -> Response:
