@@ -151,6 +151,40 @@ class HeatmapLegend(BaseModel):
     )
 
 
+class Relation(BaseModel):
+    """How B relates to A geometrically: what was undone before comparing."""
+
+    rotation_deg: float = Field(
+        0.0,
+        description="How far B is turned relative to A, degrees, counter-clockwise positive: a "
+        "right-angle turn found by comparing hashes of B's eight orientations, plus any turn "
+        "the registration found.",
+        examples=[90.0],
+    )
+    mirrored: bool = Field(False, description="Whether B is A's mirror image (left to right).")
+    scale: float | None = Field(
+        None,
+        description="B's size relative to A's content, from the registration (null when B was "
+        "not registered).",
+        examples=[0.5],
+    )
+    crop_coverage_percent: float | None = Field(
+        None,
+        description="Share of A that B covers once registered (below 100: B is a crop of A, or "
+        "shifted); null when B was not registered.",
+        examples=[70.4],
+    )
+    found_by: list[Literal["orientation", "registration"]] = Field(
+        default_factory=list,
+        description="orientation: B was turned or mirrored back exactly before every method; "
+        "registration: this method registered B onto A (see alignment).",
+    )
+    note: str = Field(
+        description="The relation in words.",
+        examples=["B is A turned a quarter turn counter-clockwise"],
+    )
+
+
 class AlignmentInfo(BaseModel):
     """Whether image B was registered onto image A before comparing, and how."""
 
@@ -225,6 +259,12 @@ class CompareResult(BaseModel):
         "thresholds could be derived from data for this method and weights.",
         examples=["near-duplicate"],
     )
+    verdict_label: str = Field(
+        description="The verdict in words that fit the method's family: a pixel method's "
+        "'same-subject' is 'same picture, visibly altered', a CNN's is 'same kind of subject' "
+        "(see README, Verdicts).",
+        examples=["same picture"],
+    )
     calibrated: bool = Field(
         description="Whether the verdict comes from thresholds derived from data "
         "(see tools/calibrate.py).",
@@ -252,6 +292,11 @@ class CompareResult(BaseModel):
     )
     alignment: AlignmentInfo | None = Field(
         None, description="Registration of B onto A (structural methods); null when not asked."
+    )
+    relation: Relation | None = Field(
+        None,
+        description="How B relates to A (turned, mirrored, scaled, cropped), as undone before "
+        "this comparison; null when B was compared as given (nothing found, or align=false).",
     )
     metrics: dict[str, float] = Field(
         default_factory=dict,
@@ -385,6 +430,11 @@ class CompareAllResult(BaseModel):
     )
     combined: CombinedVerdict = Field(
         description="One verdict from all the calibrated scores together (see README, Verdicts)."
+    )
+    relation: Relation | None = Field(
+        None,
+        description="How B relates to A: the turn or mirror undone before every method, and the "
+        "registration of the first method that registered B (each result has its own).",
     )
     results: list[CompareResult] = Field(description="One result per available method.")
     unavailable: dict[str, str] = Field(

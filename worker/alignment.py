@@ -86,6 +86,10 @@ MIN_INLIERS = 15
 MIN_INLIER_RATIO = 0.25
 SCALE_RANGE = (0.25, 4.0)
 MAX_ROTATION_DEG = 45.0
+RIGHT_ANGLE_TOLERANCE_DEG = 2.0
+"""A turn this close to a quarter or half turn is a turned copy, not a coincidence: on 186
+turned (90, 180, 270 degrees) copies of 80 % and 60 % crops of the 31 study photos, the
+transform found was within 0.15 degrees of the right angle (median 0.03)."""
 MIN_COVERAGE = 0.2
 IDENTITY_TOLERANCE_PX = 0.5
 STILL_NOTE = "already aligned: B has not moved (no shift, scale or rotation of a pixel or more)"
@@ -291,6 +295,12 @@ def agreement(a: np.ndarray | GreyCopies, b: np.ndarray | GreyCopies, matrix: np
     return float((x * y).sum() / norm) if norm > 0 else 0.0
 
 
+def _plausible_turn(rotation_deg: float) -> bool:
+    """Small turns, and turned copies: within a few degrees of a quarter or half turn."""
+    from_right_angle = abs((rotation_deg + 45.0) % 90.0 - 45.0)
+    return abs(rotation_deg) <= MAX_ROTATION_DEG or from_right_angle <= RIGHT_ANGLE_TOLERANCE_DEG
+
+
 def _feature_pass(
     copies_a: GreyCopies, copies_b: GreyCopies, side: int, features: int
 ) -> tuple[np.ndarray, int, int] | Registration:
@@ -330,7 +340,7 @@ def register(a: np.ndarray, b: np.ndarray) -> Registration:
     matrix, matches, inliers = found
     scale = math.hypot(matrix[0, 0], matrix[1, 0])
     rotation = math.degrees(math.atan2(matrix[1, 0], matrix[0, 0]))
-    if not SCALE_RANGE[0] <= scale <= SCALE_RANGE[1] or abs(rotation) > MAX_ROTATION_DEG:
+    if not SCALE_RANGE[0] <= scale <= SCALE_RANGE[1] or not _plausible_turn(rotation):
         return _not_applied(
             f"the transform found (scale {scale:.2f}, rotation {rotation:.1f} degrees) is beyond "
             f"the sanity limits",

@@ -49,6 +49,38 @@ MEANING: dict[tuple[MethodFamily, Verdict], str] = {
 }
 
 
+PIXEL_LABELS = {
+    Verdict.NEAR_DUPLICATE: "same picture",
+    Verdict.SAME_SUBJECT: "same picture, visibly altered",
+    Verdict.DIFFERENT: "different pictures",
+}
+LABELS: dict[MethodFamily, dict[Verdict, str]] = {
+    MethodFamily.STRUCTURAL: PIXEL_LABELS,
+    MethodFamily.PIXEL: PIXEL_LABELS,
+    MethodFamily.HASH: {
+        Verdict.NEAR_DUPLICATE: "same picture",
+        Verdict.DIFFERENT: "not the same picture",
+    },
+    MethodFamily.SEMANTIC: {
+        Verdict.NEAR_DUPLICATE: "same picture",
+        Verdict.SAME_SUBJECT: "same kind of subject",
+        Verdict.RELATED: "related content",
+        Verdict.DIFFERENT: "different content",
+    },
+}
+"""What each family's verdicts mean, in its own words: a pixel method's middle class is an
+altered copy of one picture, a CNN's is another photo of the same kind of thing."""
+
+
+def verdict_label(family: MethodFamily, verdict: Verdict) -> str:
+    """The verdict in the words of the method's family."""
+    if verdict is Verdict.IDENTICAL:
+        return "identical"
+    if verdict is Verdict.UNCALIBRATED:
+        return "no calibrated verdict"
+    return LABELS[family][verdict]
+
+
 def explain(
     method: MethodName,
     score: float,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 
 from shared.errors import ServiceError
 from shared.methods import ALL_METHODS, METHOD_INFO, MethodName
@@ -15,6 +16,7 @@ from shared.schemas import (
     ExtraHeatmap,
     HeatmapFormat,
     MethodState,
+    Relation,
     ReplayedAllTimings,
     ReplayedTimings,
     Timings,
@@ -24,11 +26,13 @@ from shared.settings import Settings
 from worker.cache import ByteBoundedLRU
 from worker.combined import combine
 from worker.decode import DecodedImage, decode_image, digest_of
-from worker.explain import explain
+from worker.explain import explain, verdict_label
 from worker.heatmap import data_url, grey_base, render_overlay
 from worker.methods.base import CompareOptions, Comparison
+from worker.orientation import Orientation, find_orientation, turn_back
 from worker.pair_runner import PairRunner
 from worker.registry import Registry
+from worker.relation import relation_of
 from worker.summary import summarize
 from worker.verdict import decide, thresholds_for
 
@@ -104,9 +108,11 @@ def run_method(
     options: CompareOptions,
     settings: Settings,
     decode_ms: float,
+    orientation: Orientation | None = None,
 ) -> CompareResult:
-    """One ready method on two decoded images, rendered and explained; ``options.align`` left
-    to the method's default is settled here, once, before the method sees it."""
+    """One ready method on two decoded images (B already turned back to ``orientation``),
+    rendered and explained; ``options.align`` left to the method's default is settled here,
+    once, before the method sees it."""
     started = time.perf_counter()
     times: dict[str, float] = {}
     availability = registry.availability(method_name)
@@ -116,13 +122,22 @@ def run_method(
     with _stopwatch(times, "heatmap"):
         heatmap, extra = _render_maps(image_a, comparison, options.heatmap_format, settings)
     thresholds = thresholds_for(availability.calibration_key)
-    verdict = decide(comparison.score, comparison.identical_pixels, thresholds)
+    turned = orientation is not None and orientation.changed
+    # A turned or mirrored copy is never "identical", however exactly it turns back.
+    verdict = decide(comparison.score, comparison.identical_pixels and not turned, thresholds)
+    relation = relation_of(orientation, comparison.alignment)
+    preparation = comparison.preparation
+    if orientation is not None and turned:
+        preparation = (
+            f"{orientation.describe()}: it was turned back before comparing. {preparation}"
+        )
     return CompareResult(
         method=method_name,
         family=METHOD_INFO[method_name].family,
         score=round(comparison.score, 6),
         similarity_percent=round(max(0.0, min(1.0, comparison.score)) * 100, 2),
         verdict=verdict,
+        verdict_label=verdict_label(METHOD_INFO[method_name].family, verdict),
         calibrated=thresholds is not None,
         explanation=explain(
             method_name,
@@ -130,17 +145,18 @@ def run_method(
             verdict,
             thresholds,
             availability.weights,
-            comparison.preparation,
+            preparation,
             comparison.alignment,
         ),
         heatmap=heatmap,
         heatmap_legend=comparison.legend,
         extra_heatmaps=extra,
         alignment=comparison.alignment,
+        relation=relation,
         metrics=comparison.metrics,
         image_a=image_a.info,
         image_b=image_b.info,
-        preparation=comparison.preparation,
+        preparation=preparation,
         weights=availability.weights,
         warnings=comparison.warnings,
         precision=comparison.precision,
@@ -188,18 +204,19 @@ class ComparisonService:
         if choice != ALL_METHODS:
             _require_ready(self.registry, MethodName(choice), self.settings.retry_after_s)
         uploads = (Upload("image_a", data_a), Upload("image_b", data_b))
+        orient = options.orient
         if choice != ALL_METHODS:  # align=None and its method's default are one request
             options = options.for_method(MethodName(choice))
-        key = (choice, options, uploads[0].digest, uploads[1].digest)
+        key = (choice, options, orient, uploads[0].digest, uploads[1].digest)
         cached = self.results.get(key)
         if cached is not None:
             return _replayed(cached, _elapsed_ms(started))
         cacheable = True
         if choice == ALL_METHODS:
             result: CompareResult | CompareAllResult
-            result, cacheable = self._compare_all(uploads, options)
+            result, cacheable = self._compare_all(uploads, options, orient)
         else:
-            result = self._compare_one(MethodName(choice), uploads, options)
+            result = self._compare_one(MethodName(choice), uploads, options, orient)
         if cacheable:
             self.results.put(key, result.model_copy(deep=True))
         return result
@@ -219,18 +236,30 @@ class ComparisonService:
         return self.pair_runner.run(decode, *uploads)
 
     def _compare_one(
-        self, method_name: MethodName, uploads: tuple[Upload, Upload], options: CompareOptions
+        self,
+        method_name: MethodName,
+        uploads: tuple[Upload, Upload],
+        options: CompareOptions,
+        orient: bool,
     ) -> CompareResult:
         times: dict[str, float] = {}
         enough_side = self.registry.methods[method_name].decode_side
         with _stopwatch(times, "decode"):
             image_a, image_b = self._decode_pair(uploads, enough_side)
+            image_b, orientation = _oriented(image_a, image_b, orient)
         return run_method(
-            self.registry, method_name, image_a, image_b, options, self.settings, times["decode"]
+            self.registry,
+            method_name,
+            image_a,
+            image_b,
+            options,
+            self.settings,
+            times["decode"],
+            orientation,
         )
 
     def _compare_all(
-        self, uploads: tuple[Upload, Upload], options: CompareOptions
+        self, uploads: tuple[Upload, Upload], options: CompareOptions, orient: bool
     ) -> tuple[CompareAllResult, bool]:
         """Every ready method on one pair, decoded once; methods that cannot take the pair (e.g.
         too small for MS-SSIM) are listed with the reason instead of failing the request.
@@ -242,6 +271,7 @@ class ComparisonService:
         times: dict[str, float] = {}
         with _stopwatch(times, "decode"):
             image_a, image_b = self._decode_pair(uploads)
+            image_b, orientation = _oriented(image_a, image_b, orient)
         results: list[CompareResult] = []
         unavailable: dict[str, str] = {}
         complete = True
@@ -253,7 +283,16 @@ class ComparisonService:
                 continue
             try:
                 results.append(
-                    run_method(self.registry, name, image_a, image_b, options, self.settings, 0.0)
+                    run_method(
+                        self.registry,
+                        name,
+                        image_a,
+                        image_b,
+                        options,
+                        self.settings,
+                        0.0,
+                        orientation,
+                    )
                 )
             except ServiceError as error:
                 if error.status_code >= 500:
@@ -267,6 +306,7 @@ class ComparisonService:
             method=ALL_METHODS,
             summary=summarize(results, unavailable, combined),
             combined=combined,
+            relation=_first_relation(results, orientation),
             results=results,
             unavailable=unavailable,
             image_a=image_a.info,
@@ -285,6 +325,33 @@ class ComparisonService:
             if key and result.calibrated and result.verdict is not Verdict.UNCALIBRATED:
                 scores[key] = result.score
         return scores
+
+
+def _oriented(
+    image_a: DecodedImage, image_b: DecodedImage, orient: bool
+) -> tuple[DecodedImage, Orientation | None]:
+    """B turned or mirrored back to A's orientation when it is A turned or mirrored (and the
+    client did not ask for B as given); its cache key changes with its pixels."""
+    if not orient:
+        return image_b, None
+    orientation = find_orientation(image_a.pixels, image_b.pixels)
+    if not orientation.changed:
+        return image_b, orientation
+    digest = image_b.digest
+    if digest is not None:
+        digest = f"{digest}@{orientation.quarter_turns}{'m' if orientation.mirrored else ''}"
+    turned = replace(image_b, pixels=turn_back(image_b.pixels, orientation), digest=digest)
+    return turned, orientation
+
+
+def _first_relation(
+    results: list[CompareResult], orientation: Orientation | None
+) -> Relation | None:
+    """The pair's relation: that of the first method that registered B, else the orientation."""
+    registered = next((r.relation for r in results if r.relation and r.alignment), None)
+    if registered is not None and registered.found_by[-1:] == ["registration"]:
+        return registered
+    return relation_of(orientation, None)
 
 
 def _replayed(

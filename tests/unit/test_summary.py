@@ -25,6 +25,7 @@ def _result(method: MethodName, verdict: Verdict, calibrated: bool = True) -> Co
         score=0.5,
         similarity_percent=50,
         verdict=verdict,
+        verdict_label=verdict.value,
         calibrated=calibrated,
         explanation="",
         heatmap="",

@@ -49,6 +49,12 @@ class CompareOptions:
     align: bool | None = None
     heatmap_format: HeatmapFormat = HeatmapFormat.JPEG
 
+    @property
+    def orient(self) -> bool:
+        """Whether B may be turned or mirrored back before comparing (``worker.orientation``):
+        unless the client asked for B as given (``align=false``). Read before ``for_method``."""
+        return self.align is not False
+
     def for_method(self, name: MethodName) -> CompareOptions:
         """These options with ``align`` settled: as asked, else ``aligns_by_default``."""
         if self.align is not None:

@@ -60,6 +60,7 @@ def compare_result(method: str, worker_ms: float = 12.5, score: float = 0.75) ->
         score=score,
         similarity_percent=round(max(0.0, min(1.0, score)) * 100, 2),
         verdict=Verdict.RELATED,
+        verdict_label="related content",
         calibrated=True,
         explanation="Made up by the fake worker of the gateway's unit tests.",
         heatmap=HEATMAP,
