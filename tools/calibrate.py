@@ -15,9 +15,10 @@ every run draws the same. The classes, most alike first:
 * near-duplicate: a photo against a lightly altered copy: the standard edits (blur sigma <= 2,
   noise sigma <= 10, JPEG quality >= 20, resize >= 0.5x, a 2x enlargement included, crop >=
   80 %; every edit is classed by these rules), which must still read as near-duplicate, and
-  brightness, gamma, colour shifts, a caption, a logo, a 3 % shift and rotations up to 5 degrees;
+  brightness, gamma, colour shifts, a caption, a logo, a 3 % shift, rotations up to 5 degrees
+  and a mirror image (which the service, like this script, turns back first);
 * same-subject: for pixel methods, an edit beyond the standard limits (e.g. JPEG q10, blur
-  sigma 3, noise sigma 25, a 60 % crop, quarter size and back), contrast x0.5 or a mirror image;
+  sigma 3, noise sigma 25, a 60 % crop, quarter size and back) or contrast x0.5;
   for a CNN also a different photo of the same subject (or flower species), or an overlapping
   crop;
 * related (CNNs only): photos of different subjects of one broad kind (birds, pets, food, people,
@@ -74,6 +75,7 @@ from shared.settings import Settings  # noqa: E402
 from worker.combined import model_from_entry  # noqa: E402
 from worker.decode import DecodedImage, decode_image  # noqa: E402
 from worker.methods.base import CompareOptions, Method  # noqa: E402
+from worker.orientation import oriented  # noqa: E402
 from worker.registry import build_registry  # noqa: E402
 from worker.verdict import FAMILY_CLASSES, Thresholds, decide  # noqa: E402
 
@@ -269,9 +271,11 @@ class Edit:
 STANDARD_LIMITS = {"jpeg": 20.0, "noise": 10.0, "blur": 2.0, "scale": 0.5, "crop": 0.8}
 LOWER_LIMITS = ("jpeg", "scale", "crop")
 # Other light edits: near-duplicate, outside the recall goal.
-LIGHT_KINDS = ("brightness", "gamma", "colour", "text", "logo", "shift", "rotate")
+# A mirror image is one too: the service turns it back exactly before comparing
+# (worker.orientation), as the list of near-duplicate edits asks.
+LIGHT_KINDS = ("brightness", "gamma", "colour", "text", "logo", "shift", "rotate", "hflip")
 # Always heavy (same-subject for pixel methods).
-HEAVY_KINDS = ("contrast", "hflip")
+HEAVY_KINDS = ("contrast",)
 
 
 def classify(kind: str, value: float) -> tuple[bool, bool]:
@@ -621,8 +625,10 @@ def score_pairs(method: Method, pairs: list[Pair]) -> list[float]:
     wrap = DecodedImage.from_pixels
     scores = []
     for pair in pairs:
+        image_a = wrap(pair.a)
+        image_b, _ = oriented(image_a, wrap(pair.b))  # as the service does first
         try:
-            scores.append(method.compare(wrap(pair.a), wrap(pair.b), options).score)
+            scores.append(method.compare(image_a, image_b, options).score)
         except ServiceError as error:
             if error.status_code >= 500:
                 raise

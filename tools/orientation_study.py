@@ -3,14 +3,13 @@ from its turned or mirrored copies (turned back), and from other photos in any o
 
     python tools/orientation_study.py [--photos DIR] [--flowers DIR]
 
-Photos: ``shared/eval/photos``, scikit-image's, and three per species of
-``shared/eval/flowers-dev``. Copies: the seven other orientations of each photo, as they are and
-after a standard edit (JPEG quality 30, half size, blur sigma 1.5, brightness +15, noise sigma 10, a 95 % centre
-crop). Pairs of
-different photos: every pair, B in each of its eight orientations. Printed: for each candidate
-``MAX_BITS``, the share of copies recognised (the right orientation found, within the limit and
-the margin) and the share of pairs of different photos that some orientation other than their
-own would claim; and for symmetric photos, whether the margin keeps them as they are.
+Photos: ``shared/eval/photos``, scikit-image's, and three per species of ``shared/eval/flowers-
+dev``. Copies: the seven other orientations of each photo, as they are and after a standard edit
+(JPEG quality 30, half size, blur sigma 1.5, brightness +15, noise sigma 10, a 95 % centre
+crop). Pairs of different photos: every pair, B in each of its eight orientations. Printed: for
+each candidate ``MAX_BITS``, the share of copies recognised (the right orientation found, within
+the limit and the margin) and the share of pairs of different photos that some orientation other
+than their own would claim; and for symmetric photos, whether the margin keeps them as they are.
 """
 
 from __future__ import annotations

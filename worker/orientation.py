@@ -24,10 +24,12 @@ within ``RIGHT_ANGLE_TOLERANCE_DEG`` of a right angle), not a mirrored and cropp
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
+
+from worker.decode import DecodedImage
 
 THUMBNAIL = 32
 LOW = 8
@@ -109,3 +111,16 @@ def find_orientation(a: np.ndarray, b: np.ndarray) -> Orientation:
     if (turns, mirrored) != (0, False) and best <= MAX_BITS and as_given - best >= MIN_MARGIN_BITS:
         return Orientation(turns, mirrored, best, as_given)
     return Orientation(0, False, as_given, as_given)
+
+
+def oriented(image_a: DecodedImage, image_b: DecodedImage) -> tuple[DecodedImage, Orientation]:
+    """B turned or mirrored back to A's orientation when it is A turned or mirrored, with the
+    orientation found; a turned B gets its own cache key, since its pixels changed."""
+    orientation = find_orientation(image_a.pixels, image_b.pixels)
+    if not orientation.changed:
+        return image_b, orientation
+    digest = image_b.digest
+    if digest is not None:
+        digest = f"{digest}@{orientation.quarter_turns}{'m' if orientation.mirrored else ''}"
+    turned = replace(image_b, pixels=turn_back(image_b.pixels, orientation), digest=digest)
+    return turned, orientation

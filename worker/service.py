@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 
 from shared.errors import ServiceError
 from shared.methods import ALL_METHODS, METHOD_INFO, MethodName
@@ -29,7 +28,7 @@ from worker.decode import DecodedImage, decode_image, digest_of
 from worker.explain import explain, verdict_label
 from worker.heatmap import data_url, grey_base, render_overlay
 from worker.methods.base import CompareOptions, Comparison
-from worker.orientation import Orientation, find_orientation, turn_back
+from worker.orientation import Orientation, oriented
 from worker.pair_runner import PairRunner
 from worker.registry import Registry
 from worker.relation import relation_of
@@ -246,7 +245,7 @@ class ComparisonService:
         enough_side = self.registry.methods[method_name].decode_side
         with _stopwatch(times, "decode"):
             image_a, image_b = self._decode_pair(uploads, enough_side)
-            image_b, orientation = _oriented(image_a, image_b, orient)
+            image_b, orientation = oriented(image_a, image_b) if orient else (image_b, None)
         return run_method(
             self.registry,
             method_name,
@@ -271,7 +270,7 @@ class ComparisonService:
         times: dict[str, float] = {}
         with _stopwatch(times, "decode"):
             image_a, image_b = self._decode_pair(uploads)
-            image_b, orientation = _oriented(image_a, image_b, orient)
+            image_b, orientation = oriented(image_a, image_b) if orient else (image_b, None)
         results: list[CompareResult] = []
         unavailable: dict[str, str] = {}
         complete = True
@@ -325,23 +324,6 @@ class ComparisonService:
             if key and result.calibrated and result.verdict is not Verdict.UNCALIBRATED:
                 scores[key] = result.score
         return scores
-
-
-def _oriented(
-    image_a: DecodedImage, image_b: DecodedImage, orient: bool
-) -> tuple[DecodedImage, Orientation | None]:
-    """B turned or mirrored back to A's orientation when it is A turned or mirrored (and the
-    client did not ask for B as given); its cache key changes with its pixels."""
-    if not orient:
-        return image_b, None
-    orientation = find_orientation(image_a.pixels, image_b.pixels)
-    if not orientation.changed:
-        return image_b, orientation
-    digest = image_b.digest
-    if digest is not None:
-        digest = f"{digest}@{orientation.quarter_turns}{'m' if orientation.mirrored else ''}"
-    turned = replace(image_b, pixels=turn_back(image_b.pixels, orientation), digest=digest)
-    return turned, orientation
 
 
 def _first_relation(
