@@ -7,6 +7,12 @@ from shared.methods import METHOD_INFO, MethodFamily, MethodName
 from shared.schemas import AlignmentInfo, Verdict, WeightsSource
 from worker.verdict import Thresholds
 
+HASH_BITS = 64
+UNRELATED_PHOTOS_BITS = 30
+"""Median count of differing pHash bits over the 476 held-out pairs of different photographs
+in docs/calibration/held_out.json (90 % of them between 24 and 36): what "unrelated" looks like,
+which a percentage near 50 % hides."""
+
 MEANING: dict[tuple[MethodFamily, Verdict], str] = {
     (MethodFamily.STRUCTURAL, Verdict.NEAR_DUPLICATE): (
         "B is the same picture as A with at most slight changes (compression, noise, a little "
@@ -93,11 +99,9 @@ def explain(
     """A few sentences a non-expert can act on."""
     info = METHOD_INFO[method]
     parts = [info.measures]
-    percent = max(0.0, min(1.0, score)) * 100
+    figure = _figure(method, score)
     if verdict is Verdict.IDENTICAL:
-        parts.append(
-            f"These images score {score:.3f} ({percent:.1f}%): they are identical, pixel for pixel."
-        )
+        parts.append(f"{figure}: they are identical, pixel for pixel.")
     elif verdict is Verdict.UNCALIBRATED:
         why = (
             "it runs with random test weights, so the value says nothing about content"
@@ -105,18 +109,22 @@ def explain(
             else "no thresholds have been derived from data for these weights yet"
         )
         parts.append(
-            f"These images score {score:.3f} ({percent:.1f}%). No verdict is given because "
-            f"{why}; compare the value only with other pairs scored by {info.title}: higher "
-            f"means more alike."
+            f"{figure}. No verdict is given because {why}; compare the value only with other "
+            f"pairs scored by {info.title}: higher means more alike."
         )
     else:
-        bounds = f" (calibrated: {thresholds.describe()})" if thresholds is not None else ""
+        bounds = f" (calibrated: {_bounds(method, thresholds)})" if thresholds is not None else ""
         parts.append(
-            f"These images score {score:.3f} ({percent:.1f}%), which reads as "
-            f"'{verdict.value}'{bounds}: {MEANING[(info.family, verdict)]}."
+            f"{figure}, which reads as '{verdict.value}'{bounds}: "
+            f"{MEANING[(info.family, verdict)]}."
         )
         if thresholds is not None and thresholds.limitation:
             parts.append(thresholds.limitation)
+    if method is MethodName.PHASH and verdict is not Verdict.IDENTICAL:
+        parts.append(
+            f"Two unrelated photos differ in about {UNRELATED_PHOTOS_BITS} of {HASH_BITS} bits, "
+            "so a pHash percentage near 50 % means unrelated, not half alike."
+        )
     if alignment is not None and alignment.applied:
         parts.append(
             "B was first aligned onto A (shifted, scaled or rotated to match), so the score "
@@ -125,3 +133,30 @@ def explain(
     parts.append(preparation)
     parts.append("On the heatmap, red marks where they differ and blue where they agree.")
     return " ".join(part.strip() for part in parts if part.strip())
+
+
+def hash_bits_differing(score: float) -> int:
+    """pHash's Hamming distance back from its score (``1 - distance / 64``, exact)."""
+    return round((1.0 - score) * HASH_BITS)
+
+
+def _figure(method: MethodName, score: float) -> str:
+    """The primary figure: pHash counts differing bits (a percentage of agreeing bits reads as
+    a similarity, yet unrelated photos agree on about half); the rest give score and percent."""
+    if method is MethodName.PHASH:
+        return (
+            f"{hash_bits_differing(score)} of {HASH_BITS} bits of the two perceptual hashes "
+            f"differ (score {score:.3f})"
+        )
+    percent = max(0.0, min(1.0, score)) * 100
+    return f"These images score {score:.3f} ({percent:.1f}%)"
+
+
+def _bounds(method: MethodName, thresholds: Thresholds) -> str:
+    """The calibrated cuts, in bits for pHash (a score of s is (1 - s) * 64 differing bits)."""
+    if method is not MethodName.PHASH:
+        return thresholds.describe()
+    return ", ".join(
+        f"{verdict.value} at {int((1.0 - bound) * HASH_BITS + 1e-9)} or fewer differing bits"
+        for verdict, bound in thresholds.bounds
+    )

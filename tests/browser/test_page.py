@@ -291,8 +291,8 @@ def test_every_visible_image_has_a_text_alternative(page: Page, service: Service
     for view, pictures in views.items():
         page.check(f"input[name=view][value={view}]")
         shown = page.evaluate(
-            "[...document.images].filter(i => i.offsetParent !== null)"
-            ".map(i => [i.id, i.alt.trim()])"
+            "[...document.querySelectorAll('img, canvas')].filter(i => i.offsetParent !== null)"
+            ".map(i => [i.id, (i.alt ?? i.getAttribute('aria-label') ?? '').trim()])"
         )
         assert pictures <= {name for name, _ in shown}, (view, shown)  # the view's own images
         assert [name for name, alt in shown if not alt] == [], view
@@ -331,7 +331,11 @@ def test_compare_all_shows_every_method_in_one_table(
     for index, result in enumerate(expected["results"]):
         row = rows.nth(index)
         expect(row).to_have_attribute("data-method", result["method"])
-        expect(row).to_contain_text(f"{result['similarity_percent']:.1f}%")
+        if result["method"] == "phash":  # read as bits that differ, not as a percentage
+            bits = int(result["metrics"]["phash_distance"])
+            expect(row).to_contain_text(f"{bits} of 64 bits differ")
+        else:
+            expect(row).to_contain_text(f"{result['similarity_percent']:.1f}%")
         expect(row.locator(".verdict")).to_have_text(result["verdict"].replace("-", " "))
     assert page.evaluate(
         "[...document.querySelectorAll('#all-table img')].every(i => i.naturalWidth > 0)"

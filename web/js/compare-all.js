@@ -2,7 +2,9 @@
 // <template id="all-row">), the summary of where they agree, and the methods that could not run.
 
 import { $, el, fromTemplate } from "./dom.js";
+import { primaryFigure } from "./format.js";
 import { titleOf } from "./methods.js";
+import { showRelation } from "./result.js";
 
 function row(result, show) {
   const { root, parts } = fromTemplate("all-row");
@@ -10,7 +12,7 @@ function row(result, show) {
   root.dataset.method = result.method;
   parts.title.textContent = title;
   parts.family.textContent = result.family;
-  parts.score.textContent = `${result.similarity_percent.toFixed(1)}%`;
+  parts.score.textContent = primaryFigure(result);
   parts.verdict.dataset.verdict = result.verdict;
   parts.verdict.textContent = result.verdict.replace("-", " ");
   parts.map.src = result.heatmap;
@@ -50,6 +52,7 @@ export function renderAll(all, show) {
   }
   combined.dataset.verdict = all.combined.verdict;
   combined.replaceChildren(...combinedBlock(all.combined));
+  showRelation($("all-relation"), all.relation);
   $("summary").textContent = all.summary;
   $("all-table").tBodies[0].replaceChildren(...all.results.map((result) => row(result, show)));
   $("all-unavailable").replaceChildren(...Object.entries(all.unavailable).map(

@@ -1,8 +1,10 @@
 // One method's result: score, verdict, explanation, the difference maps, and the three ways of
-// showing the pair (heatmap over A, side by side, swipe).
+// showing the pair (heatmap over A, side by side, swipe). The swipe view draws B on a canvas the
+// way the comparison saw it: through the alignment's matrix when B was registered onto A (grey
+// where B does not cover A, as on the heatmap), else scaled to cover A's box and centred.
 
 import { $, el } from "./dom.js";
-import { formatBytes } from "./format.js";
+import { formatBytes, hashBitsDiffering } from "./format.js";
 import { titleOf } from "./methods.js";
 
 function showMap(map, method) {
@@ -59,16 +61,125 @@ function timeText(timings) {
   return `${total} (${stages(timings)})`;
 }
 
+const SWIPE_MAX_SIDE = 2048; // canvas pixels: enough for any screen, bounded for phones' memory
+let swipeDrawing = 0; // a newer result's drawing supersedes an older one still loading
+
+function loadImage(url) {
+  return new Promise((resolve, reject) => {
+    const image = new Image();
+    image.onload = () => resolve(image);
+    image.onerror = () => reject(new Error(`could not load ${url.slice(0, 40)}`));
+    image.src = url;
+  });
+}
+
+// Affine maps as [[m00, m01, m02], [m10, m11, m12]]; `then(q, p)` is p followed by q.
+const then = (q, p) => [0, 1].map((r) => [
+  q[r][0] * p[0][0] + q[r][1] * p[1][0],
+  q[r][0] * p[0][1] + q[r][1] * p[1][1],
+  q[r][0] * p[0][2] + q[r][1] * p[1][2] + q[r][2],
+]);
+const scaling = (x, y) => [[x, 0, 0], [0, y, 0]];
+
+/** How far B was turned back before comparing (quarter turns counter-clockwise, after
+ * mirroring, as the worker's turn_back does), from the result's relation: its rotation less
+ * the registration's own. */
+function turnedBack(result) {
+  const relation = result.relation;
+  if (!relation || !(relation.found_by || []).includes("orientation")) return { turns: 0, mirrored: false };
+  const registered = result.alignment && result.alignment.applied ? result.alignment.rotation_deg || 0 : 0;
+  const turns = ((Math.round(-(relation.rotation_deg - registered) / 90) % 4) + 4) % 4;
+  return { turns, mirrored: Boolean(relation.mirrored) };
+}
+
+/**
+ * The canvas transform (a, b, c, d, e, f) that puts B's pixels where the comparison put them in
+ * A's frame, on a canvas of `width` x `height` over A: B turned back to A's orientation when it
+ * was turned or mirrored, then through the alignment's matrix when B was registered onto A. The
+ * matrix maps B's pixel centres to A's at the decoded sizes (`image_a`, `image_b`); the page's
+ * copies may differ in size, and a canvas addresses pixel corners, so both are accounted for.
+ */
+export function swipeTransform(result, imageB, width, height) {
+  let w = result.image_b.width;
+  let h = result.image_b.height;
+  let map = scaling(w / imageB.naturalWidth, h / imageB.naturalHeight); // page copy -> decoded
+  const { turns, mirrored } = turnedBack(result);
+  if (mirrored) map = then([[-1, 0, w], [0, 1, 0]], map);
+  for (let turn = 0; turn < turns; turn += 1) { // numpy's rot90: a quarter turn counter-clockwise
+    map = then([[0, 1, 0], [-1, 0, w]], map);
+    [w, h] = [h, w];
+  }
+  const alignment = result.alignment;
+  if (alignment && alignment.applied && alignment.matrix) {
+    const [[m00, m01, m02], [m10, m11, m12]] = alignment.matrix;
+    const corners = [ // pixel centres to corners: shift by half a pixel on both sides
+      [m00, m01, m02 + 0.5 - 0.5 * (m00 + m01)],
+      [m10, m11, m12 + 0.5 - 0.5 * (m10 + m11)],
+    ];
+    map = then(scaling(width / result.image_a.width, height / result.image_a.height), then(corners, map));
+  } else {
+    // Not registered: B resized to cover A's box and centre-cropped, as the methods prepare it.
+    const scale = Math.max(width / w, height / h);
+    map = then([[scale, 0, (width - scale * w) / 2], [0, scale, (height - scale * h) / 2]], map);
+  }
+  return [map[0][0], map[1][0], map[0][1], map[1][1], map[0][2], map[1][2]];
+}
+
+async function drawSwipeB(result, urlA, urlB) {
+  const drawing = ++swipeDrawing;
+  const canvas = $("swipe-b");
+  canvas.dataset.drawn = "";
+  if (!urlA || !urlB) return;
+  let a;
+  let b;
+  try {
+    [a, b] = await Promise.all([loadImage(urlA), loadImage(urlB)]);
+  } catch {
+    return; // the previews already said what is wrong with a file
+  }
+  if (drawing !== swipeDrawing) return;
+  const fit = Math.min(1, SWIPE_MAX_SIDE / Math.max(a.naturalWidth, a.naturalHeight));
+  canvas.width = Math.max(1, Math.round(a.naturalWidth * fit));
+  canvas.height = Math.max(1, Math.round(a.naturalHeight * fit));
+  const context = canvas.getContext("2d");
+  // Where B has no counterpart: A in grey, half-way to neutral grey, as on the heatmap.
+  context.fillStyle = "rgb(128, 128, 128)";
+  context.fillRect(0, 0, canvas.width, canvas.height);
+  context.filter = "grayscale(1)";
+  context.globalAlpha = 0.5;
+  context.drawImage(a, 0, 0, canvas.width, canvas.height);
+  context.filter = "none";
+  context.globalAlpha = 1;
+  context.imageSmoothingQuality = "high";
+  context.setTransform(...swipeTransform(result, b, canvas.width, canvas.height));
+  context.drawImage(b, 0, 0);
+  context.setTransform(1, 0, 0, 1, 0, 0);
+  const aligned = Boolean(result.alignment && result.alignment.applied && result.alignment.matrix);
+  canvas.dataset.drawn = aligned ? "aligned" : "fitted";
+}
+
+/** A badge saying what was undone before comparing (turned, mirrored, scaled, cropped). */
+export function showRelation(element, relation) {
+  element.hidden = !relation;
+  element.textContent = relation ? relation.note : "";
+}
+
 /** Show one result; `urls` are the page's own copies of A and B (the heatmap stands in for A). */
 export function renderResult(result, urls) {
-  $("score-percent").textContent = `${result.similarity_percent.toFixed(1)}%`;
+  const bits = hashBitsDiffering(result);
+  $("score-percent").textContent = bits === null ? `${result.similarity_percent.toFixed(1)}%` : `${bits} of 64`;
+  $("score-unit").textContent = bits === null ? "similar by" : "bits of the hashes differ, by";
   $("result-method").textContent = titleOf(result.method);
+  // A bar filled to pHash's share of agreeing bits would read as "mostly alike" for two
+  // unrelated photos (about half the bits agree by chance): the bit count stands alone.
+  $("score-bar").parentElement.hidden = bits !== null;
   const verdict = $("verdict");
   verdict.textContent = result.verdict.replace("-", " ");
   verdict.dataset.verdict = result.verdict;
   const bar = $("score-bar");
   bar.style.width = `${result.similarity_percent}%`;
   bar.dataset.verdict = result.verdict;
+  showRelation($("relation"), result.relation);
   $("explanation").textContent = result.explanation;
   $("warnings").replaceChildren(...result.warnings.map((warning) => el("li", { textContent: warning })));
 
@@ -76,7 +187,8 @@ export function renderResult(result, urls) {
   const urlA = urls.a || result.heatmap;
   const urlB = urls.b || "";
   for (const id of ["heatmap-base", "side-a", "swipe-a"]) $(id).src = urlA;
-  for (const id of ["side-b", "swipe-b"]) $(id).src = urlB;
+  $("side-b").src = urlB;
+  drawSwipeB(result, urlA, urlB);
 
   $("details-list").replaceChildren(...Object.entries(details(result)).flatMap(
     ([term, value]) => [el("dt", { textContent: term }), el("dd", { textContent: value })],
