@@ -9,6 +9,7 @@ from __future__ import annotations
 from starlette.formparsers import MultiPartParser
 
 from api.uploads import max_body_bytes
+from shared.image_header import guard_pillow
 from shared.settings import Settings
 
 
@@ -17,3 +18,6 @@ def configure_process(settings: Settings) -> None:
     # Keep every part in memory, never spooled to disk. One part may be larger than the upload
     # limit (the size check reads it after parsing): only the body limit bounds it.
     MultiPartParser.spool_max_size = max_body_bytes(settings) + 1
+    # Pillow's decompression-bomb guard at the service's declared-size limit: its default would
+    # refuse, unread, headers that the upload check accepts.
+    guard_pillow(settings.max_declared_pixels)

@@ -52,7 +52,9 @@ async def read_checked_pair(
     data_b = await _read_within_limit(upload_b, field_b, settings.max_upload_bytes)
 
     def sniff() -> tuple[CheckedUpload, CheckedUpload]:
-        pixels = settings.max_image_pixels
+        # The declared-size limit: larger than the decode bound, which the worker meets by
+        # decoding big photos at reduced scale.
+        pixels = settings.max_declared_pixels
         return (
             CheckedUpload(data_a, read_image_header(data_a, field_a, pixels)),
             CheckedUpload(data_b, read_image_header(data_b, field_b, pixels)),

@@ -27,8 +27,16 @@ class Settings(BaseSettings):
     )
     max_image_pixels: int = Field(
         40_000_000,
-        description="Largest accepted image, width x height, per image (413 above: "
-        "decompression-bomb guard, checked from the header before decoding).",
+        description="Most pixels an image is decoded to (the memory bound of one image): a "
+        "larger one (e.g. a 48 MP phone photo) is decoded at reduced scale to fit, a JPEG by "
+        "libjpeg itself at 1/2, 1/4 or 1/8 scale, other formats whole and then reduced, one at a "
+        "time; the result's image info keeps the original size.",
+    )
+    max_declared_pixels: int = Field(
+        250_000_000,
+        description="Largest accepted image, width x height, as its header declares it (413 "
+        "above, before a pixel is decoded: the decompression-bomb guard). Above what camera "
+        "sensors make (about 200 MP for the largest in phones).",
     )
 
     max_inflight: int = Field(

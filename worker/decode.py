@@ -1,8 +1,9 @@
 """Turn uploaded bytes into an RGB ``uint8`` array the methods can trust.
 
 Every upload goes through the same steps, so that a method never sees a mode it did not expect:
-header check (size and pixel limits), first frame only, EXIF orientation, 16-bit and float data
-scaled to 8 bits, CMYK and palette converted, transparency composited over white.
+header check (declared-size limit), first frame only, reduced scale when the image is larger than
+the memory bound, EXIF orientation, 16-bit and float data scaled to 8 bits, CMYK and palette
+converted, transparency composited over white.
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ from __future__ import annotations
 import hashlib
 import io
 import math
+import threading
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from shared.errors import ErrorCode, ServiceError
 from shared.image_header import read_image_header
@@ -22,8 +24,24 @@ from shared.schemas import ImageInfo
 
 EXIF_ORIENTATION = 0x0112
 QUARTER_TURNS = frozenset({5, 6, 7, 8})  # orientations that swap width and height
+_UPRIGHT = {  # what ImageOps.exif_transpose does per orientation, applied to the fitted image
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 _HIGH_DEPTH_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
 _ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
+_REDUCIBLE_MODES = frozenset({"L", "LA", "La", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "I", "F"})
+_DRAFT_SCALES = (1, 2, 4, 8)  # libjpeg's DCT scaling, which Pillow's JPEG draft mode uses
+
+_WHOLE_DECODES = threading.BoundedSemaphore(1)
+"""An image over the memory bound in a format that cannot be decoded at reduced scale (PNG, WebP,
+TIFF, AVIF, HEIC...) is held at its declared size for a moment: one such decode at a time, so
+that the worker's peak is one declared image above its usual bound, not one per thread."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +52,9 @@ class DecodedImage:
     info: ImageInfo
     digest: str | None = None
     """Hash of the uploaded bytes: the key under which work on this image is cached."""
+    reduced: bool = False
+    """The image declares more pixels than the memory bound and was decoded at reduced scale to
+    fit: ``pixels`` is smaller than ``info``'s size, by about the same factor on both sides."""
 
     @classmethod
     def from_pixels(cls, pixels: np.ndarray) -> DecodedImage:
@@ -48,29 +69,45 @@ def decode_image(
     field: str,
     max_pixels: int,
     *,
+    max_declared_pixels: int | None = None,
     enough_side: int | None = None,
     digest: str | None = None,
 ) -> DecodedImage:
     """Decode ``data``; raise ``ServiceError`` (4xx) for anything that is not a sound image.
 
+    ``max_pixels`` bounds the decoded image: one that declares more (a 48 MP phone photo) is
+    decoded at the smallest reduction that fits, a JPEG by libjpeg at 1/2, 1/4 or 1/8 scale
+    without ever holding the full size, any other format whole and then box-averaged
+    (``Image.reduce``), one such decode at a time. ``reduced`` says so; ``info`` keeps the
+    original size. ``max_declared_pixels``: above it the file is refused (413) from its header,
+    undecoded; by default the process's Pillow guard (``Image.MAX_IMAGE_PIXELS``, which the
+    worker sets to ISC_MAX_DECLARED_PIXELS), and never below ``max_pixels``.
+
     ``enough_side``: the method needs no more than this many pixels on the long side, so a JPEG
-    may be decoded at a reduced scale (libjpeg's DCT scaling: 1/2, 1/4, 1/8), several times
-    faster. ``info`` always gives the full size. ``digest``: ``digest_of(data)``, when the caller
-    has already computed it.
+    may be decoded at a reduced scale, several times faster; ``reduced`` does not count that.
+    ``digest``: ``digest_of(data)``, when the caller has already computed it.
     """
-    header = read_image_header(data, field, max_pixels)
+    header = read_image_header(data, field, _declared_limit(max_pixels, max_declared_pixels))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as image:
-                image.seek(0)
-                if enough_side is not None and image.format == "JPEG":
-                    image.draft("RGB", _draft_size(image.size, enough_side))
-                image.load()
+                if image.format != "HEIF":  # a HEIF file opens at its primary image
+                    image.seek(0)
+                if image.format in ("JPEG", "MPO"):
+                    _draft(image, max_pixels, enough_side)
+                if image.size[0] * image.size[1] > max_pixels:
+                    with _WHOLE_DECODES:
+                        image.load()
+                        fitted = _reduce_to_fit(image, max_pixels)
+                else:
+                    image.load()
+                    fitted = image
                 orientation = image.getexif().get(EXIF_ORIENTATION, 1)
                 turned = orientation in QUARTER_TURNS
-                # exif_transpose copies even an upright image: only call it when it turns.
-                oriented = ImageOps.exif_transpose(image) if orientation != 1 else image
+                # Read from the file, applied to the (maybe reduced) pixels; none: no copy.
+                upright = _UPRIGHT.get(orientation)
+                oriented = fitted.transpose(upright) if upright is not None else fitted
                 pixels = _to_rgb(oriented)
     except ServiceError:
         raise
@@ -84,7 +121,63 @@ def decode_image(
     info = ImageInfo(
         width=width, height=height, format=header.format, mode=header.mode, bytes=len(data)
     )
-    return DecodedImage(pixels=pixels, info=info, digest=digest or digest_of(data))
+    reduced = header.width * header.height > max_pixels
+    return DecodedImage(pixels, info, digest or digest_of(data), reduced)
+
+
+def _declared_limit(max_pixels: int, max_declared_pixels: int | None) -> int:
+    if max_declared_pixels is None:
+        max_declared_pixels = Image.MAX_IMAGE_PIXELS or max_pixels
+    return max(max_pixels, max_declared_pixels)
+
+
+def _draft(image: Image.Image, max_pixels: int, enough_side: int | None) -> None:
+    """Ask libjpeg for the strongest reduction that the memory bound or the method's
+    ``enough_side`` allows (a JPEG can be drafted only once)."""
+    scale = _fitting_scale(image.size, max_pixels)
+    size = _size_for_scale(image.size, scale) if scale > 1 else None
+    if enough_side is not None:
+        wanted = _draft_size(image.size, enough_side)
+        size = wanted if size is None else (min(size[0], wanted[0]), min(size[1], wanted[1]))
+    if size is not None:
+        image.draft("RGB", size)
+
+
+def _fitting_scale(size: tuple[int, int], max_pixels: int) -> int:
+    """The smallest DCT scale at which the image fits ``max_pixels`` (8 when none does: the rest
+    is then done by ``_reduce_to_fit``)."""
+    width, height = size
+    for scale in _DRAFT_SCALES:
+        if math.ceil(width / scale) * math.ceil(height / scale) <= max_pixels:
+            return scale
+    return _DRAFT_SCALES[-1]
+
+
+def _size_for_scale(size: tuple[int, int], scale: int) -> tuple[int, int]:
+    """A size for which Pillow's draft picks exactly ``scale``: the largest scale ``s`` for which
+    ``width // s`` and ``height // s`` still reach the size asked for."""
+    width, height = size
+    return max(1, width // scale), max(1, height // scale)
+
+
+def _reduce_to_fit(image: Image.Image, max_pixels: int) -> Image.Image:
+    """Box-average ``image`` by the smallest whole factor that brings it within ``max_pixels``:
+    every source pixel counts once, so nothing aliases."""
+    width, height = image.size
+    factor = max(2, math.floor(math.sqrt(width * height / max_pixels)))
+    while math.ceil(width / factor) * math.ceil(height / factor) > max_pixels:
+        factor += 1
+    if image.mode not in _REDUCIBLE_MODES:  # palette, bilevel, 16-bit: what reduce() refuses
+        image = image.convert(_reducible_mode(image))
+    return image.reduce(factor)
+
+
+def _reducible_mode(image: Image.Image) -> str:
+    if image.mode in _HIGH_DEPTH_MODES:
+        return "I"
+    if image.mode in _ALPHA_MODES or "transparency" in image.info:
+        return "RGBA"
+    return "RGB"
 
 
 def _draft_size(size: tuple[int, int], enough_side: int) -> tuple[int, int]:

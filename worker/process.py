@@ -7,9 +7,9 @@ that builds an app to look at it leaves the interpreter it runs in as it was.
 
 from __future__ import annotations
 
-from PIL import Image
 from threadpoolctl import threadpool_limits
 
+from shared.image_header import guard_pillow
 from shared.settings import Settings
 from worker.allocator import tune_allocator
 
@@ -22,6 +22,6 @@ def configure_process(settings: Settings) -> None:
     # are tiny, so one BLAS thread costs nothing.
     threadpool_limits(limits=1, user_api="blas")
     tune_allocator()
-    # Pillow's own decompression-bomb guard, at the service's limit (the header check comes
-    # first; this one catches what a header did not tell).
-    Image.MAX_IMAGE_PIXELS = settings.max_image_pixels
+    # Pillow's own decompression-bomb guard, at the service's declared-size limit (the header
+    # check comes first; this one catches what a header did not tell).
+    guard_pillow(settings.max_declared_pixels)

@@ -43,7 +43,7 @@ async def list_methods(
         )
     listing.limits = UploadLimits(
         max_upload_bytes=settings.max_upload_bytes,
-        max_image_pixels=settings.max_image_pixels,
+        max_image_pixels=settings.max_declared_pixels,  # larger ones are refused (413)
         accepted_types=list(ACCEPTED_MIME_TYPES),
     )
     return listing

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import socket
+import struct
+import zlib
 from collections.abc import Iterator
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from shared.settings import Settings
 from tests.conftest import MAX_IMAGE_PIXELS, MAX_UPLOAD_BYTES
 from tests.support.checks import assert_error
 from tests.support.images import astronaut, coffee, encode, jpeg, png
@@ -155,12 +158,46 @@ def test_streamed_body_over_the_limit_is_refused_while_it_arrives(service: Servi
     assert service.health()["status"] == "ok"
 
 
-def test_decompression_bomb_is_413(service: Service) -> None:
-    side = int((MAX_IMAGE_PIXELS * 1.5) ** 0.5)
-    bomb = encode(Image.new("L", (side, side)), "PNG", optimize=True)
-    assert len(bomb) < 200_000  # tiny file, huge image
-    error = assert_error(_post(service, _pair(bomb), {"method": "ssim"}), 413, "image_too_large")
+def _declaring(side: int) -> bytes:
+    """A real PNG whose header is rewritten to declare ``side`` x ``side`` pixels (its data then
+    ends long before): what a decompression bomb's header looks like, in a few hundred bytes."""
+    data = bytearray(png(np.zeros((8, 8, 3), np.uint8)))
+    assert data[12:16] == b"IHDR"
+    data[16:24] = struct.pack(">II", side, side)
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
+    return bytes(data)
+
+
+def test_decompression_bomb_is_413_before_decoding(service: Service) -> None:
+    declared = Settings.model_fields["max_declared_pixels"].default
+    side = int((declared * 1.5) ** 0.5)
+    error = assert_error(
+        _post(service, _pair(_declaring(side)), {"method": "ssim"}), 413, "image_too_large"
+    )
     assert error["detail"]["size"] == [side, side]
+    assert error["detail"]["limit_pixels"] == declared
+    assert f"{side}x{side}" in error["message"]
+    # Far beyond even Pillow's own guard: still the same clear answer, without a size.
+    far = _post(service, _pair(_declaring(60_000)), {"method": "ssim"})
+    assert assert_error(far, 413, "image_too_large")["detail"]["limit_pixels"] == declared
+
+
+def test_image_over_the_decode_bound_is_decoded_at_reduced_scale(service: Service) -> None:
+    """Over ISC_MAX_IMAGE_PIXELS but within the declared limit: compared, not refused (a PNG is
+    decoded whole, then reduced)."""
+    side = int((MAX_IMAGE_PIXELS * 1.5) ** 0.5)
+    large = encode(Image.new("L", (side, side)), "PNG", optimize=True)
+    assert len(large) < 200_000  # tiny file, large image
+    with service.client() as client:
+        response = client.post(
+            "/api/v1/compare",
+            files={"image_a": ("a.png", large), "image_b": ("b.png", large)},
+            data={"method": "pixel"},
+        )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["image_a"]["width"], body["image_a"]["height"]) == (side, side)
+    assert body["score"] == pytest.approx(1.0)
 
 
 def test_image_smaller_than_the_ssim_window_is_422(service: Service) -> None:

@@ -27,6 +27,8 @@ def _photo() -> np.ndarray:
         ("TIFF", {}, 0),
         ("WEBP", {"lossless": True}, 0),
         ("JPEG", {"quality": 95}, 12),
+        ("AVIF", {"quality": 90}, 12),
+        ("HEIF", {"quality": 90}, 12),
     ],
 )
 def test_formats_decode_to_the_same_pixels(fmt: str, options: dict, tolerance: int) -> None:
@@ -116,6 +118,31 @@ def test_exif_orientation_is_applied(orientation: int, expected_size: tuple[int,
         assert decoded.pixels[-3, 10, 0] < 60
 
 
+@pytest.mark.parametrize("fmt", ["AVIF", "HEIF"])
+def test_avif_and_heic_orientation_is_applied_once(fmt: str) -> None:
+    """AVIF keeps the turn in its irot/imir boxes, which Pillow reports as EXIF orientation;
+    libheif turns a HEIC itself and pillow-heif then reports it upright: either way the
+    picture comes out turned once, and the size is the turned one."""
+    pixels = np.zeros((20, 40, 3), dtype=np.uint8)
+    pixels[:, :20] = (255, 0, 0)  # left half red
+    exif = Image.Exif()
+    exif[0x0112] = 6  # as bytes: pillow-heif turns it into the file's irot box, as a phone does
+    decoded = decode_image(encode(pixels, fmt, quality=95, exif=exif.tobytes()), "a", LIMIT)
+    assert (decoded.info.width, decoded.info.height) == (20, 40)
+    assert decoded.pixels.shape == (40, 20, 3)
+    assert decoded.pixels[2, 10, 0] > 200
+    assert decoded.pixels[-3, 10, 0] < 60
+
+
+@pytest.mark.parametrize("fmt", ["AVIF", "HEIF"])
+@pytest.mark.parametrize("kept", [0.05, 0.5, 0.95])
+def test_truncated_avif_and_heic_are_422(fmt: str, kept: float) -> None:
+    data = encode(_photo(), fmt, quality=90)
+    error = _error(data[: int(len(data) * kept)])
+    assert (error.status_code, error.code) == (422, ErrorCode.CORRUPT_IMAGE)
+    assert "truncated or corrupt" in error.message
+
+
 def _error(data: bytes, limit: int = LIMIT) -> ServiceError:
     with pytest.raises(ServiceError) as caught:
         decode_image(data, "image_a", limit)
@@ -144,17 +171,128 @@ def test_truncated_jpeg_is_422() -> None:
     assert (error.status_code, error.code) == (422, ErrorCode.CORRUPT_IMAGE)
 
 
-def test_image_over_the_pixel_limit_is_413_before_decoding() -> None:
+def test_image_over_the_declared_limit_is_413_before_decoding() -> None:
     bomb = encode(Image.new("L", (4000, 4000)), "PNG")  # 16 Mpx in a few kilobytes
     assert len(bomb) < 100_000
-    error = _error(bomb, limit=1_000_000)
+    error = _declared_error(bomb, 1_000_000)
     assert (error.status_code, error.code) == (413, ErrorCode.IMAGE_TOO_LARGE)
     assert error.detail["size"] == [4000, 4000]
+    assert error.detail["limit_pixels"] == 1_000_000
     # The same file with its pixel data cut off: within the limit, decoding it fails (422);
     # over the limit it is still 413, so the size was refused from the header, undecoded.
     headless = bomb[: len(bomb) // 2]
     assert _error(headless).code is ErrorCode.CORRUPT_IMAGE
-    assert _error(headless, limit=1_000_000).code is ErrorCode.IMAGE_TOO_LARGE
+    assert _declared_error(headless, 1_000_000).code is ErrorCode.IMAGE_TOO_LARGE
+
+
+def _declared_error(data: bytes, declared: int) -> ServiceError:
+    with pytest.raises(ServiceError) as caught:
+        decode_image(data, "image_a", 100_000, max_declared_pixels=declared)
+    return caught.value
+
+
+def test_the_declared_limit_is_pillows_guard_unless_given() -> None:
+    """The worker's process sets Pillow's guard to ISC_MAX_DECLARED_PIXELS; decode_image refuses
+    above it without being told."""
+    data = encode(Image.new("L", (3000, 2000)), "PNG")  # 6 Mpx
+    previous = Image.MAX_IMAGE_PIXELS
+    try:
+        Image.MAX_IMAGE_PIXELS = 5_000_000
+        assert _error(data, limit=1_000_000).code is ErrorCode.IMAGE_TOO_LARGE
+        Image.MAX_IMAGE_PIXELS = 7_000_000
+        assert decode_image(data, "a", 1_000_000).reduced
+    finally:
+        Image.MAX_IMAGE_PIXELS = previous
+
+
+def _big_photo(width: int, height: int) -> np.ndarray:
+    import cv2
+
+    return cv2.resize(astronaut(), (width, height), interpolation=cv2.INTER_CUBIC)
+
+
+@pytest.mark.parametrize(
+    ("size", "bound", "expected"),
+    [
+        ((1024, 768), 786_432, (768, 1024)),  # within the bound: full size, not reduced
+        ((1024, 768), 786_431, (384, 512)),  # one pixel over: 1/2
+        ((1001, 751), 200_000, (376, 501)),  # odd sides round up, as libjpeg does
+        ((1024, 768), 20_000, (96, 128)),  # 1/8, libjpeg's strongest
+        ((1024, 768), 5_000, (48, 64)),  # beyond 1/8: then box-averaged by 2
+    ],
+)
+def test_a_jpeg_over_the_bound_is_decoded_at_reduced_scale(
+    size: tuple[int, int], bound: int, expected: tuple[int, int]
+) -> None:
+    pixels = _big_photo(*size)
+    decoded = decode_image(encode(pixels, "JPEG", quality=90), "a", bound)
+    assert decoded.pixels.shape == (*expected, 3)
+    assert decoded.pixels.shape[0] * decoded.pixels.shape[1] <= bound
+    assert decoded.reduced == (expected != size[::-1])
+    assert (decoded.info.width, decoded.info.height) == size  # the original size
+    # The same picture, smaller: within JPEG's error of an area-averaged copy.
+    import cv2
+
+    reference = cv2.resize(pixels, expected[::-1], interpolation=cv2.INTER_AREA)
+    assert np.abs(decoded.pixels.astype(int) - reference).mean() < 6
+
+
+@pytest.mark.parametrize(
+    ("image", "fmt", "options"),
+    [
+        (Image.fromarray(_big_photo(1000, 700)), "PNG", {}),
+        (Image.fromarray(_big_photo(1000, 700)), "WEBP", {"lossless": True}),
+        (Image.fromarray(_big_photo(1000, 700)).convert("P", colors=64), "PNG", {}),
+        (Image.fromarray(_big_photo(1000, 700)).convert("RGBA"), "TIFF", {}),
+        (Image.fromarray(_big_photo(1000, 700)).convert("L"), "PNG", {}),
+    ],
+    ids=["png", "webp", "palette", "rgba-tiff", "grey"],
+)
+def test_other_formats_over_the_bound_are_reduced_after_decoding(
+    image: Image.Image, fmt: str, options: dict
+) -> None:
+    decoded = decode_image(encode(image, fmt, **options), "a", 100_000)
+    # Factor 3 is the smallest that fits: ceil(1000/3) x ceil(700/3) = 334 x 234.
+    assert decoded.pixels.shape == (234, 334, 3)
+    assert decoded.reduced
+    assert (decoded.info.width, decoded.info.height) == (1000, 700)
+    full = np.asarray(image.convert("RGB"), dtype=np.float64)
+    block = full[:699, :999].reshape(233, 3, 333, 3, 3).mean(axis=(1, 3))
+    assert np.abs(decoded.pixels[:233, :333] - block).max() <= 1  # box averages, rounded
+
+
+def test_sixteen_bit_grey_over_the_bound_keeps_its_range() -> None:
+    ramp = np.tile(np.linspace(0, 65535, 900), (600, 1)).astype(np.uint16)
+    decoded = decode_image(encode(Image.fromarray(ramp), "PNG"), "a", 100_000)
+    assert decoded.pixels.shape == (200, 300, 3)
+    assert decoded.pixels[0, 0, 0] == 0
+    assert decoded.pixels[0, -1, 0] == 255
+
+
+def test_reduction_and_exif_orientation_together() -> None:
+    pixels = _big_photo(1200, 800)
+    pixels[:, :600] = (255, 0, 0)  # left half red
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown turned a quarter clockwise: the red half on top
+    for data in (
+        encode(pixels, "JPEG", quality=95, exif=exif),
+        encode(pixels, "PNG", exif=exif),
+    ):
+        decoded = decode_image(data, "a", 300_000)
+        assert decoded.reduced
+        assert (decoded.info.width, decoded.info.height) == (800, 1200)
+        assert decoded.pixels.shape == (600, 400, 3)
+        assert decoded.pixels[10, 200, 0] > 200 and decoded.pixels[10, 200, 1] < 60
+        assert decoded.pixels[-10, 200, 1] > 60 or decoded.pixels[-10, 200, 0] < 200
+
+
+def test_the_method_side_and_the_bound_take_the_stronger_reduction() -> None:
+    data = encode(_big_photo(1600, 1200), "JPEG", quality=90)
+    # The bound alone asks for 1/2; the method needs only 200 px: 1/4 is the strongest that
+    # still gives 200 px on the long side.
+    assert decode_image(data, "a", 1_000_000).pixels.shape == (600, 800, 3)
+    assert decode_image(data, "a", 1_000_000, enough_side=200).pixels.shape == (150, 200, 3)
+    assert decode_image(data, "a", 50_000, enough_side=600).pixels.shape == (150, 200, 3)
 
 
 def test_unsupported_format_is_415() -> None:

@@ -89,16 +89,21 @@ def test_gateway_start_configures_the_process_before_serving(
     monkeypatch.setattr(
         gateway_main.uvicorn,
         "run",
-        lambda app, **options: served.update(spool=MultiPartParser.spool_max_size, **options),
+        lambda app, **options: served.update(
+            spool=MultiPartParser.spool_max_size, pixels=Image.MAX_IMAGE_PIXELS, **options
+        ),
     )
     monkeypatch.setenv("ISC_MAX_UPLOAD_BYTES", "7000000")
+    monkeypatch.setenv("ISC_MAX_DECLARED_PIXELS", "7654321")
     monkeypatch.setattr(MultiPartParser, "spool_max_size", MultiPartParser.spool_max_size)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", Image.MAX_IMAGE_PIXELS)
     get_settings.cache_clear()
     try:
         gateway_main.main([])
     finally:
         get_settings.cache_clear()
     assert served["spool"] > 7_000_000
+    assert served["pixels"] == 7654321  # Pillow's guard at the declared-size limit
     assert served["port"] == 8000
 
 
@@ -114,7 +119,7 @@ def test_worker_start_configures_the_process_before_serving(
         "run",
         lambda app, **options: served.update(pixels=Image.MAX_IMAGE_PIXELS, **options),
     )
-    monkeypatch.setenv("ISC_MAX_IMAGE_PIXELS", "7654321")
+    monkeypatch.setenv("ISC_MAX_DECLARED_PIXELS", "7654321")
     monkeypatch.setenv("ISC_CNN_METHODS", "")
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", Image.MAX_IMAGE_PIXELS)
     get_settings.cache_clear()

@@ -41,7 +41,7 @@ def test_the_worker_process_holds_blas_to_one_thread_and_pillow_to_the_pixel_lim
         try:
             Image.MAX_IMAGE_PIXELS = 10**8
             Image.open(io.BytesIO(over_twice)).close()  # within a larger limit: it opens
-            worker_process.configure_process(Settings(max_image_pixels=1234567))
+            worker_process.configure_process(Settings(max_declared_pixels=1234567))
             assert _blas_threads() == [1] * len(_blas_threads())
             # Pillow's own guard at the service's limit: over twice the limit it will not open.
             with pytest.raises(Image.DecompressionBombError):

@@ -12,6 +12,7 @@ that TensorFlow is imported in one place only.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +25,9 @@ from shared.methods import METHOD_INFO
 from shared.schemas import WeightsSource
 from shared.settings import Settings
 from worker.methods.cnn.specs import CnnSpec
+
+log = logging.getLogger(__name__)
+_warned_folders: set[Path] = set()
 
 
 class WeightsMissingError(RuntimeError):
@@ -107,10 +111,32 @@ def _imagenet(spec: CnnSpec, model: Any, origin: str) -> LoadedNetwork:
     return LoadedNetwork(model, WeightsSource.IMAGENET, key, origin)
 
 
+def warn_if_no_weights_folder(weights_dir: Path | None) -> None:
+    """Say in the server log, once per folder, that the configured ``ISC_WEIGHTS_DIR`` is not a
+    folder: a relative path is taken from the worker's working folder, so one that works beside
+    this repository (``../shared/weights``) silently finds nothing when started elsewhere. The
+    folder is named in the log only; clients hear the file name and what to do."""
+    if weights_dir is None or weights_dir.is_dir() or weights_dir in _warned_folders:
+        return
+    _warned_folders.add(weights_dir)
+    resolved = weights_dir.resolve()
+    problem = "is not a folder" if weights_dir.exists() else "does not exist"
+    relative = "" if weights_dir.is_absolute() else f" (from the working folder {Path.cwd()})"
+    log.warning(
+        "ISC_WEIGHTS_DIR=%s: %s%s %s; no CNN weights can be found there. Put the Keras ImageNet "
+        "weight files, under Keras's file names, in a folder and give its absolute path.",
+        weights_dir,
+        resolved,
+        relative,
+        problem,
+    )
+
+
 def _with_best_weights(
     spec: CnnSpec, settings: Settings, keras: Any, constructor: Callable[..., Any]
 ) -> LoadedNetwork:
     common = dict(include_top=False, input_shape=(None, None, 3))
+    warn_if_no_weights_folder(settings.weights_dir)
     path = find_weights_file(spec, settings.weights_dir)
     if path is not None:
         return _imagenet(spec, constructor(weights=str(path), **common), str(path))
