@@ -126,6 +126,7 @@ class WorkerClient:
         align: bool | None = None,
         heatmap_format: HeatmapFormat | None = None,
         request_id: str | None = None,
+        difference_map: bool = False,
     ) -> WorkerAnswer:
         """Forward one comparison (or ``all``) and return the worker's answer as its bytes.
 
@@ -141,6 +142,8 @@ class WorkerClient:
             params["align"] = "true" if align else "false"
         if heatmap_format is not None:
             params["heatmap_format"] = heatmap_format.value
+        if difference_map:
+            params["difference_map"] = "true"
         headers = {
             "Content-Type": "application/octet-stream",
             "Content-Length": str(len(image_a) + len(image_b)),

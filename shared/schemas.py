@@ -290,6 +290,15 @@ class CompareResult(BaseModel):
         description="Further views of the differences (e.g. a CNN's same-place map).",
         examples=[[]],
     )
+    difference_map: str | None = Field(
+        None,
+        description="Only with difference_map=true: the main map's values as a PNG data URL "
+        "at image A's size (at most ISC_MAX_IMAGE_PIXELS): grey = value x 255 on the "
+        "heatmap's fixed scale (0 alike, 255 different), transparent where A has no "
+        "counterpart in B. For clients that threshold the differences themselves; null "
+        "otherwise.",
+        examples=[None],
+    )
     alignment: AlignmentInfo | None = Field(
         None, description="Registration of B onto A (structural methods); null when not asked."
     )

@@ -141,6 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         image_a_bytes: Annotated[int, Query(ge=0, description="Length of A at the body's start.")],
         align: Annotated[bool | None, Query()] = None,
         heatmap_format: Annotated[HeatmapFormat | None, Query()] = None,
+        difference_map: Annotated[bool, Query()] = False,
     ) -> Response:
         """Both files arrive as one raw body, A then B: the gateway has checked them already,
         and a multipart body would only be encoded there and parsed again here."""
@@ -151,7 +152,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 f"image_a_bytes={image_a_bytes} is longer than the body ({len(body)} bytes).",
             )
         options = CompareOptions(
-            align=align, heatmap_format=heatmap_format or settings.heatmap_format
+            align=align,
+            heatmap_format=heatmap_format or settings.heatmap_format,
+            difference_map=difference_map,
         )
         try:
             # In a worker thread (at most worker_threads at once): the event loop keeps

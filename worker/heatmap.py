@@ -8,9 +8,11 @@ with no counterpart in B are shown in neutral grey.
 from __future__ import annotations
 
 import base64
+import io
 
 import cv2
 import numpy as np
+from PIL import Image
 
 from shared.schemas import HeatmapFormat
 
@@ -83,6 +85,26 @@ def render_overlay(
         neutral = cv2.addWeighted(grey, 0.5, np.full_like(grey, int(NO_COUNTERPART_GREY)), 0.5, 0)
         blended[missing] = neutral[missing]
     return blended
+
+
+def difference_png(difference: np.ndarray, height: int, width: int) -> str:
+    """The difference values themselves at ``height`` x ``width``, as a PNG data URL: grey
+    level = value x 255 on the heatmap's fixed scale (0 alike, 255 different), for clients that
+    threshold or measure the differences themselves; where A has no counterpart in B the pixel
+    is transparent (grey plus alpha), otherwise the PNG is plain grey."""
+    values = resize_masked(difference.astype(np.float32, copy=False), height, width)
+    missing = np.isnan(values)
+    cv2.patchNaNs(values, 0.0)
+    levels = cv2.convertScaleAbs(np.clip(values, 0.0, 1.0), alpha=255.0)
+    if missing.any():
+        alpha = np.where(missing, 0, 255).astype(np.uint8)
+        picture = Image.fromarray(np.dstack([levels, alpha]), "LA")
+    else:
+        picture = Image.fromarray(levels, "L")
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG", compress_level=1)
+    payload = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f"data:image/png;base64,{payload}"
 
 
 JPEG_PARAMS = [

@@ -26,7 +26,7 @@ from worker.cache import ByteBoundedLRU
 from worker.combined import combine
 from worker.decode import DecodedImage, decode_image, digest_of
 from worker.explain import explain, verdict_label
-from worker.heatmap import data_url, grey_base, render_overlay
+from worker.heatmap import data_url, difference_png, grey_base, render_overlay
 from worker.methods.base import CompareOptions, Comparison
 from worker.orientation import Orientation, oriented
 from worker.pair_runner import PairRunner
@@ -99,6 +99,16 @@ def _render_maps(
     return heatmap, extra
 
 
+def _difference_map(image_a: DecodedImage, comparison: Comparison, settings: Settings) -> str:
+    """The main map's values as a grey PNG at A's size as uploaded (not as decoded, which may
+    be smaller), within the decoding bound of ``max_image_pixels``."""
+    height, width = image_a.info.height, image_a.info.width
+    shrink = min(1.0, (settings.max_image_pixels / (height * width)) ** 0.5)
+    return difference_png(
+        comparison.difference_map, max(1, int(height * shrink)), max(1, int(width * shrink))
+    )
+
+
 def run_method(
     registry: Registry,
     method_name: MethodName,
@@ -120,6 +130,9 @@ def run_method(
         comparison = method.compare(image_a, image_b, options.for_method(method_name))
     with _stopwatch(times, "heatmap"):
         heatmap, extra = _render_maps(image_a, comparison, options.heatmap_format, settings)
+        full_map = (
+            _difference_map(image_a, comparison, settings) if options.difference_map else None
+        )
     thresholds = thresholds_for(availability.calibration_key)
     turned = orientation is not None and orientation.changed
     # A turned or mirrored copy is never "identical", however exactly it turns back.
@@ -150,6 +163,7 @@ def run_method(
         heatmap=heatmap,
         heatmap_legend=comparison.legend,
         extra_heatmaps=extra,
+        difference_map=full_map,
         alignment=comparison.alignment,
         relation=relation,
         metrics=comparison.metrics,
@@ -175,7 +189,10 @@ def _result_size(result: CompareResult | CompareAllResult) -> int:
     """Roughly the bytes a stored result holds: its heatmaps dominate."""
     results = result.results if isinstance(result, CompareAllResult) else [result]
     return sum(
-        len(r.heatmap or "") + sum(len(view.image) for view in r.extra_heatmaps) + 4096
+        len(r.heatmap or "")
+        + len(r.difference_map or "")
+        + sum(len(view.image) for view in r.extra_heatmaps)
+        + 4096
         for r in results
     )
 

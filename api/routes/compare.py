@@ -54,6 +54,15 @@ async def compare(
             "result, method=all included)."
         ),
     ] = None,
+    difference_map: Annotated[
+        bool,
+        Form(
+            description="true: each result also carries difference_map, the main map's values "
+            "as a grey PNG at image A's size (0 alike, 255 different, transparent where A has "
+            "no counterpart in B), for clients that threshold the differences themselves. "
+            "Independent of heatmap_format."
+        ),
+    ] = False,
 ) -> Response:
     """Score how alike the two images are, show where they differ, and explain it.
 
@@ -77,6 +86,7 @@ async def compare(
         align=align,
         heatmap_format=heatmap_format,
         request_id=request_id_of(request.scope),
+        difference_map=difference_map,
     )
     if answer.worker_ms is not None:
         log_fields["worker_ms"] = answer.worker_ms

@@ -48,6 +48,8 @@ class CompareOptions:
 
     align: bool | None = None
     heatmap_format: HeatmapFormat = HeatmapFormat.JPEG
+    difference_map: bool = False
+    """Also return the difference values as a grey PNG at A's size (``difference_map``)."""
 
     @property
     def orient(self) -> bool:
