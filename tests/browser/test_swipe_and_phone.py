@@ -97,7 +97,7 @@ def test_swipe_turns_a_turned_and_mirrored_copy_back(page: Page, service: Servic
 
 
 PHONE = {"width": 390, "height": 844}
-LONG_NAME = "holiday-2026-" + "very-long-file-name-without-any-break-" * 4 + "IMG_20260714.png"
+LONG_NAME = "PXL_" + "20260714_083015123_" * 8 + "IMG_20260714.png"  # no break opportunity
 
 OVERFLOW = """() => {
   const width = document.documentElement.clientWidth;
@@ -123,6 +123,11 @@ def test_the_page_fits_a_phone_after_one_comparison_and_after_all(
 ) -> None:
     page.set_viewport_size(PHONE)
     open_page(page, service)
+    page.set_input_files(  # a refused file's message quotes its long name
+        "#file-a", files=[{"name": LONG_NAME + ".txt", "mimeType": "text/plain", "buffer": b"x"}]
+    )
+    expect(page.locator("#error-a")).to_contain_text("is not a supported image")
+    _fits(page)
     whole = decode_image(photo("cat.png"), "a", 10**8).pixels
     page.set_input_files("#file-a", files=[_png_file(LONG_NAME, whole)])
     page.set_input_files("#file-b", files=[_png_file("b-" + LONG_NAME, whole[40:, 30:])])
