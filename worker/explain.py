@@ -115,7 +115,8 @@ def explain(
     else:
         bounds = f" (calibrated: {_bounds(method, thresholds)})" if thresholds is not None else ""
         parts.append(
-            f"{figure}, which reads as '{verdict.value}'{bounds}: "
+            f"{figure}, which reads as '{verdict.value}' "
+            f"({verdict_label(info.family, verdict)}){bounds}: "
             f"{MEANING[(info.family, verdict)]}."
         )
         if thresholds is not None and thresholds.limitation:
