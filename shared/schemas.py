@@ -58,6 +58,16 @@ class ImageInfo(BaseModel):
         None, description="Pillow colour mode of the file before conversion.", examples=["RGB"]
     )
     bytes: int = Field(description="Size of the uploaded file in bytes.", examples=[48213])
+    decoded_width: int | None = Field(
+        None,
+        description="Width the methods worked on when the image had more pixels than "
+        "ISC_MAX_IMAGE_PIXELS and was decoded at reduced scale to fit (width and height above "
+        "stay the original size); null when it was decoded at full size.",
+        examples=[None],
+    )
+    decoded_height: int | None = Field(
+        None, description="Height to go with decoded_width; null at full size.", examples=[None]
+    )
 
 
 class ReplayedTimings(BaseModel):

@@ -118,10 +118,16 @@ def decode_image(
             {"field": field, "reason": str(exc)[:200]},
         ) from exc
     width, height = (header.height, header.width) if turned else (header.width, header.height)
-    info = ImageInfo(
-        width=width, height=height, format=header.format, mode=header.mode, bytes=len(data)
-    )
     reduced = header.width * header.height > max_pixels
+    info = ImageInfo(
+        width=width,
+        height=height,
+        format=header.format,
+        mode=header.mode,
+        bytes=len(data),
+        decoded_width=pixels.shape[1] if reduced else None,
+        decoded_height=pixels.shape[0] if reduced else None,
+    )
     return DecodedImage(pixels, info, digest or digest_of(data), reduced)
 
 

@@ -56,8 +56,12 @@ def test_a_48_mp_phone_photo_is_compared_by_every_method(
     ran = {result["method"]: result for result in body["results"]}
     assert {"ssim", "ms_ssim", "pixel", "phash", "vgg16", "resnet50", "mobilenet_v2"} <= set(ran)
     assert body["unavailable"] == {}
+    # Decoded at half scale: 4000x3000 is within the tests' 20 MP bound, 8000x6000 is not.
+    assert (body["image_a"]["decoded_width"], body["image_a"]["decoded_height"]) == (4000, 3000)
+    assert body["image_b"]["decoded_width"] is None  # 800x600: decoded at full size
     for result in ran.values():
         assert (result["image_a"]["width"], result["image_a"]["height"]) == PHONE_SIZE
+        assert result["image_a"]["decoded_width"] == 4000
     # The same picture at two sizes: the structural and hash methods see it.
     assert ran["ssim"]["score"] > 0.9
     assert ran["phash"]["metrics"]["phash_distance"] <= 4

@@ -229,6 +229,8 @@ def test_a_jpeg_over_the_bound_is_decoded_at_reduced_scale(
     assert decoded.pixels.shape == (*expected, 3)
     assert decoded.pixels.shape[0] * decoded.pixels.shape[1] <= bound
     assert decoded.reduced == (expected != size[::-1])
+    decoded_size = (decoded.info.decoded_height, decoded.info.decoded_width)
+    assert decoded_size == (expected if decoded.reduced else (None, None))
     assert (decoded.info.width, decoded.info.height) == size  # the original size
     # The same picture, smaller: within JPEG's error of an area-averaged copy.
     import cv2
