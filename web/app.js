@@ -54,6 +54,7 @@ async function compare(event) {
   form.append("image_b", b, b.name || "image_b");
   form.append("method", $("method").value);
   form.append("align", $("align").checked ? "true" : "false");
+  form.append("heatmap_format", "jpeg"); // the page always shows maps, whatever the server's default
   try {
     const { ok, body, message } = await postCompare(form);
     if (!ok) showError(message);

@@ -473,3 +473,24 @@ def test_a_repeated_comparison_says_it_came_from_the_result_cache(
     page.click("#compare-button")  # the same pair and method again
     expect(details).to_contain_text("a repeat, answered from the result cache", timeout=60_000)
     expect(details).to_contain_text("first computed in ")
+
+
+def test_a_heic_photo_without_a_browser_preview_is_still_compared(
+    page: Page, service: Service
+) -> None:
+    """Chromium cannot show HEIC; the page says so instead of refusing the file, and the
+    service, which reads it, compares it."""
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    buffer = io.BytesIO()
+    Image.open(io.BytesIO(photo("cat.png"))).convert("RGB").save(buffer, format="HEIF")
+    open_page(page, service)
+    page.set_input_files("#file-a", str(require(PHOTOS / "cat.png")))
+    page.set_input_files(
+        "#file-b",
+        files=[{"name": "cat.heic", "mimeType": "image/heic", "buffer": buffer.getvalue()}],
+    )
+    expect(page.locator("#info-b")).to_contain_text("no preview (this browser cannot show HEIC)")
+    run_comparison(page, "ssim")
+    expect(page.locator("#verdict")).to_have_text("near duplicate")

@@ -6,7 +6,9 @@ import { formatBytes, typeNames } from "./format.js";
 
 export const SLOTS = ["a", "b"];
 // File names whose extension is not the MIME subtype; the others map as `image/<extension>`.
-const EXTENSION_SUBTYPES = { jpg: "jpeg", tif: "tiff" };
+const EXTENSION_SUBTYPES = { jpg: "jpeg", tif: "tiff", heic: "heic", heif: "heif" };
+// Formats the service accepts that a browser may not preview: refused only by the service.
+const NO_PREVIEW = { "image/tiff": "TIFF", "image/heic": "HEIC", "image/heif": "HEIF" };
 
 const files = { a: null, b: null };
 const urls = { a: null, b: null };
@@ -99,8 +101,10 @@ function acceptFile(slot, file) {
   };
   preview.onerror = () => {
     if (files[slot] !== file) return;
-    if (type === "image/tiff") {
-      $(`info-${slot}`).textContent = `${basics} · no preview (browsers cannot show TIFF)`;
+    const unpreviewable = NO_PREVIEW[type];
+    if (unpreviewable) {
+      // The service reads these formats; many browsers cannot show them.
+      $(`info-${slot}`).textContent = `${basics} · no preview (this browser cannot show ${unpreviewable})`;
       return;
     }
     refuse(slot, `${label} could not be read as an image: it may be corrupt or not an image.`);
