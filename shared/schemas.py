@@ -68,6 +68,13 @@ class ImageInfo(BaseModel):
     decoded_height: int | None = Field(
         None, description="Height to go with decoded_width; null at full size.", examples=[None]
     )
+    has_alpha: bool = Field(
+        False,
+        description="Whether the image has transparency (an alpha channel or a transparent "
+        "colour that is not opaque everywhere). Methods compare it composited over white; "
+        "the pixel method also compares the transparency itself.",
+        examples=[False],
+    )
 
 
 class ReplayedTimings(BaseModel):

@@ -3,7 +3,8 @@
 Every upload goes through the same steps, so that a method never sees a mode it did not expect:
 header check (declared-size limit), first frame only, reduced scale when the image is larger than
 the memory bound, EXIF orientation, 16-bit and float data scaled to 8 bits, CMYK and palette
-converted, transparency composited over white.
+converted, transparency composited over white, and the alpha channel kept beside the colour
+(``DecodedImage.alpha``) so that a change of transparency is not lost with it.
 """
 
 from __future__ import annotations
@@ -55,13 +56,18 @@ class DecodedImage:
     reduced: bool = False
     """The image declares more pixels than the memory bound and was decoded at reduced scale to
     fit: ``pixels`` is smaller than ``info``'s size, by about the same factor on both sides."""
+    alpha: np.ndarray | None = None
+    """Opacity (H x W, uint8, 255 opaque) beside ``pixels``, which are composited over white;
+    None when the image has no transparency or is opaque everywhere."""
 
     @classmethod
-    def from_pixels(cls, pixels: np.ndarray) -> DecodedImage:
-        """Wrap an RGB array that needs no decoding (tools and tests)."""
+    def from_pixels(cls, pixels: np.ndarray, alpha: np.ndarray | None = None) -> DecodedImage:
+        """Wrap an RGB array (composited over white) and its alpha, if any, that need no
+        decoding (tools and tests)."""
         height, width = pixels.shape[:2]
-        info = ImageInfo(width=width, height=height, bytes=0)
-        return cls(np.ascontiguousarray(pixels), info)
+        alpha = _kept_alpha(alpha)
+        info = ImageInfo(width=width, height=height, bytes=0, has_alpha=alpha is not None)
+        return cls(np.ascontiguousarray(pixels), info, alpha=alpha)
 
 
 def decode_image(
@@ -108,7 +114,7 @@ def decode_image(
                 # Read from the file, applied to the (maybe reduced) pixels; none: no copy.
                 upright = _UPRIGHT.get(orientation)
                 oriented = fitted.transpose(upright) if upright is not None else fitted
-                pixels = _to_rgb(oriented)
+                pixels, alpha = _to_rgb(oriented)
     except ServiceError:
         raise
     except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombWarning) as exc:
@@ -127,8 +133,9 @@ def decode_image(
         bytes=len(data),
         decoded_width=pixels.shape[1] if reduced else None,
         decoded_height=pixels.shape[0] if reduced else None,
+        has_alpha=alpha is not None,
     )
-    return DecodedImage(pixels, info, digest or digest_of(data), reduced)
+    return DecodedImage(pixels, info, digest or digest_of(data), reduced, alpha)
 
 
 def _declared_limit(max_pixels: int, max_declared_pixels: int | None) -> int:
@@ -199,21 +206,33 @@ def digest_of(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-def _to_rgb(image: Image.Image) -> np.ndarray:
-    """Any Pillow mode to contiguous RGB uint8, alpha composited over white."""
-    if image.mode == "RGB":  # the common case, without convert()'s copy
-        return np.asarray(image, dtype=np.uint8)
+def _to_rgb(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
+    """Any Pillow mode to contiguous RGB uint8, alpha composited over white, and the alpha
+    (None when there is none or it is opaque everywhere)."""
+    if image.mode == "RGB" and "transparency" not in image.info:  # common: no convert() copy
+        return np.asarray(image, dtype=np.uint8), None
     if image.mode in _HIGH_DEPTH_MODES:
-        return np.ascontiguousarray(np.repeat(_high_depth_to_uint8(image)[..., None], 3, axis=2))
-    if image.mode == "P":
-        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
-    elif image.mode in ("1", "CMYK", "YCbCr", "LAB", "HSV", "L"):
+        grey = _high_depth_to_uint8(image)
+        return np.ascontiguousarray(np.repeat(grey[..., None], 3, axis=2)), None
+    if "transparency" in image.info and image.mode in ("P", "L", "RGB", "1"):
+        image = image.convert("RGBA")  # a palette entry or colour key marked transparent
+    elif image.mode in ("1", "CMYK", "YCbCr", "LAB", "HSV", "L", "P"):
         image = image.convert("RGB")
+    alpha = None
     if image.mode in _ALPHA_MODES:
         rgba = image.convert("RGBA")
+        alpha = _kept_alpha(np.asarray(rgba)[..., 3])
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(white, rgba)
-    return np.ascontiguousarray(np.asarray(image.convert("RGB"), dtype=np.uint8))
+    return np.ascontiguousarray(np.asarray(image.convert("RGB"), dtype=np.uint8)), alpha
+
+
+def _kept_alpha(alpha: np.ndarray | None) -> np.ndarray | None:
+    """``alpha`` as contiguous uint8, or None when it is opaque everywhere: an opaque alpha
+    channel says nothing the colour does not."""
+    if alpha is None or not alpha.size or int(alpha.min()) == 255:
+        return None
+    return np.ascontiguousarray(alpha, dtype=np.uint8)
 
 
 def _high_depth_to_uint8(image: Image.Image) -> np.ndarray:

@@ -122,5 +122,7 @@ def oriented(image_a: DecodedImage, image_b: DecodedImage) -> tuple[DecodedImage
     digest = image_b.digest
     if digest is not None:
         digest = f"{digest}@{orientation.quarter_turns}{'m' if orientation.mirrored else ''}"
-    turned = replace(image_b, pixels=turn_back(image_b.pixels, orientation), digest=digest)
+    alpha = None if image_b.alpha is None else turn_back(image_b.alpha, orientation)
+    pixels = turn_back(image_b.pixels, orientation)
+    turned = replace(image_b, pixels=pixels, alpha=alpha, digest=digest)
     return turned, orientation

@@ -27,6 +27,7 @@ from worker.combined import combine
 from worker.decode import DecodedImage, decode_image, digest_of
 from worker.explain import explain, verdict_label
 from worker.heatmap import data_url, difference_png, grey_base, render_overlay
+from worker.identity import identical, size_note
 from worker.methods.base import CompareOptions, Comparison
 from worker.orientation import Orientation, oriented
 from worker.pair_runner import PairRunner
@@ -135,10 +136,15 @@ def run_method(
         )
     thresholds = thresholds_for(availability.calibration_key)
     turned = orientation is not None and orientation.changed
-    # A turned or mirrored copy is never "identical", however exactly it turns back.
-    verdict = decide(comparison.score, comparison.identical_pixels and not turned, thresholds)
+    # "identical" is one rule for every method (same size, pixels and alpha), never a method's
+    # cropped frame; a turned or mirrored copy is never "identical", however exactly it turns back.
+    same = not turned and identical(image_a, image_b)
+    verdict = decide(comparison.score, same, thresholds)
     relation = relation_of(orientation, comparison.alignment)
     preparation = comparison.preparation
+    sizes = size_note(image_a, image_b, orientation.quarter_turns if orientation else 0)
+    if sizes:
+        preparation = f"{sizes} {preparation}"
     if orientation is not None and turned:
         preparation = (
             f"{orientation.describe()}: it was turned back before comparing. {preparation}"

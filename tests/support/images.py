@@ -19,6 +19,15 @@ def coffee() -> np.ndarray:
     return data.coffee()
 
 
+def logo_rgba() -> np.ndarray:
+    """Matplotlib's logo (its sample data, a test dependency), RGBA 542x130: a real logo on a
+    transparent background (73 % of it fully transparent, anti-aliased edges)."""
+    from matplotlib import cbook
+
+    with Image.open(cbook.get_sample_data("logo2.png", asfileobj=False)) as image:
+        return np.asarray(image.convert("RGBA"))
+
+
 def encode(pixels: np.ndarray | Image.Image, fmt: str, **options: object) -> bytes:
     """Encode an array or Pillow image in ``fmt``."""
     image = pixels if isinstance(pixels, Image.Image) else Image.fromarray(pixels)

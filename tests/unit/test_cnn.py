@@ -72,7 +72,6 @@ def test_identical_images_score_one_and_the_map_is_blue(mobilenet: CnnMethod) ->
     image = decode_image(photo("parrot.jpg"), "a", 10**8)
     comparison = mobilenet.compare(image, image, CompareOptions())
     assert comparison.score == pytest.approx(1.0, abs=1e-6)
-    assert comparison.identical_pixels
     assert np.nanmax(comparison.difference_map) < 1e-3
     map_h, map_w = comparison.difference_map.shape
     assert map_h / map_w == pytest.approx(929 / 512, rel=0.02)  # A's aspect ratio

@@ -99,6 +99,41 @@ def test_transparency_is_composited_over_white() -> None:
     assert tuple(decoded.pixels[10, 25]) == (200, 0, 0)
 
 
+def test_the_alpha_is_kept_beside_the_composited_colour() -> None:
+    rgba = np.zeros((20, 30, 4), dtype=np.uint8)
+    rgba[..., 0] = 200
+    rgba[:, 15:, 3] = 255
+    rgba[:, 10:15, 3] = 100
+    decoded = decode_image(png(rgba), "image_a", LIMIT)
+    assert decoded.info.has_alpha
+    assert decoded.alpha is not None and decoded.alpha.dtype == np.uint8
+    assert np.array_equal(decoded.alpha, rgba[..., 3])
+
+
+def test_an_opaque_alpha_channel_is_no_transparency() -> None:
+    rgba = np.dstack([astronaut()[:40, :50], np.full((40, 50), 255, np.uint8)])
+    decoded = decode_image(png(rgba), "image_a", LIMIT)
+    assert decoded.alpha is None and not decoded.info.has_alpha
+    assert np.array_equal(decoded.pixels, rgba[..., :3])
+    assert not decode_image(png(astronaut()[:40, :50]), "image_a", LIMIT).info.has_alpha
+
+
+def test_a_transparent_palette_entry_and_colour_key_are_transparency() -> None:
+    palette = Image.fromarray(np.tile(np.arange(4, dtype=np.uint8), (6, 2)), mode="P")
+    palette.putpalette([255, 0, 0, 0, 255, 0, 0, 0, 255, 9, 9, 9])
+    keyed = Image.fromarray(np.full((6, 8, 3), (10, 20, 30), np.uint8))
+    keyed.paste((90, 90, 90), (0, 0, 4, 6))
+    for image, options, transparent_column in (
+        (palette, {"transparency": 3}, 3),
+        (keyed, {"transparency": (10, 20, 30)}, 5),
+    ):
+        decoded = decode_image(encode(image, "PNG", **options), "image_a", LIMIT)
+        assert decoded.alpha is not None, image.mode
+        assert decoded.alpha[0, transparent_column] == 0
+        assert tuple(decoded.pixels[0, transparent_column]) == (255, 255, 255)
+        assert decoded.alpha[0, 0] == 255
+
+
 def test_half_transparent_grey_with_alpha_blends_with_white() -> None:
     la = Image.fromarray(np.full((8, 8, 2), (0, 128), dtype=np.uint8), mode="LA")
     decoded = decode_image(encode(la, "PNG"), "image_a", LIMIT)

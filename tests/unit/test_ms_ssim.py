@@ -1,6 +1,6 @@
 """MS-SSIM: agrees with TensorFlow's independent implementation on real photos and their
-blurred, noised and JPEG copies; 1 for identical images, lower with more blur, symmetric, and
-size-checked.
+blurred, noised and JPEG copies, at five scales and, for small photos, at the fewer scales they
+hold; 1 for identical images, lower with more blur, symmetric, and size-checked.
 
 No published MS-SSIM value for an image we hold could be cited (the paper reports correlations
 with subjective scores, not per-image values), so the published part is checked through
@@ -18,12 +18,20 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from shared.errors import ErrorCode, ServiceError
 from tests.support.images import astronaut
 from tests.support.paths import photo
 from worker.decode import DecodedImage
 from worker.methods.base import CompareOptions
-from worker.methods.ms_ssim import MIN_SIDE, MsSsimMethod
-from worker.metrics import ms_ssim, structural_similarity, to_luma
+from worker.methods.ms_ssim import MsSsimMethod
+from worker.metrics import (
+    MS_SSIM_EXPONENTS,
+    ms_ssim,
+    ms_ssim_exponents_for,
+    ms_ssim_scales_for,
+    structural_similarity,
+    to_luma,
+)
 
 # Both sides work in float32 and reach the local variances as E[x^2] - mu^2 (values up to
 # 255^2), so each rounds differently in flat regions. Against a float64 computation of the same
@@ -143,7 +151,87 @@ def test_is_symmetric_and_forgives_noise_more_than_ssim() -> None:
     assert forward > structural_similarity(image, noisy).mssim
 
 
-def test_refuses_images_too_small_for_five_scales() -> None:
-    small = np.zeros((MIN_SIDE - 1, 400, 3), np.uint8)
-    with pytest.raises(ValueError, match="176"):
+@pytest.mark.parametrize(
+    ("side", "scales"),
+    [(400, 5), (161, 5), (160, 4), (81, 4), (80, 3), (41, 3), (40, 2), (21, 2), (20, 1), (11, 1)],
+)
+def test_as_many_scales_as_the_image_holds(side: int, scales: int) -> None:
+    """The coarsest scale still holds an 11x11 window; each scale is the one before halved and
+    rounded up."""
+    assert ms_ssim_scales_for(side, 500) == scales
+    assert ms_ssim_scales_for(500, side) == scales
+    assert ms_ssim_scales_for(10, 500) == 0
+
+
+def test_fewer_scales_renormalise_the_published_weights() -> None:
+    assert ms_ssim_exponents_for(5) == MS_SSIM_EXPONENTS  # as published, bit for bit
+    four = ms_ssim_exponents_for(4)
+    assert sum(four) == pytest.approx(1.0, abs=1e-12)
+    assert four == pytest.approx([e / 0.8668 for e in MS_SSIM_EXPONENTS[:4]], abs=1e-12)
+    assert ms_ssim_exponents_for(1) == (1.0,)
+
+
+# Real photos brought down to small sizes as a thumbnailer would (area interpolation): the
+# height gives the scales (172: five, since 172 -> 86 -> 43 -> 22 -> 11; 100: four; 50: three).
+SMALL_HEIGHTS = {172: 5, 100: 4, 50: 3}
+
+
+@pytest.mark.parametrize("height", SMALL_HEIGHTS)
+def test_small_photos_agree_with_tensorflow_over_the_scales_they_hold(
+    tf: ModuleType, height: int
+) -> None:
+    """TensorFlow's ``ssim_multiscale`` takes the number of scales from its ``power_factors``:
+    given the renormalised ones, it computes the same thing independently."""
+    scales = SMALL_HEIGHTS[height]
+    photo_rgb = _rgb("kite_and_cold.jpg")
+    width = round(photo_rgb.shape[1] * height / photo_rgb.shape[0])
+    a = cv2.resize(photo_rgb, (width, height), interpolation=cv2.INTER_AREA)
+    copies = _distorted(a)
+    method, options = MsSsimMethod(), CompareOptions(align=False)
+    results = {
+        label: method.compare(DecodedImage.from_pixels(a), DecodedImage.from_pixels(b), options)
+        for label, b in copies.items()
+    }
+    power = {"power_factors": ms_ssim_exponents_for(scales)}
+    theirs = _tensorflow_ms_ssim(tf, a, list(copies.values()), **power)
+    ours = [result.score for result in results.values()]
+    assert ours == pytest.approx(theirs, abs=TOLERANCE)
+    assert min(theirs) < 0.97
+    for result in results.values():
+        assert result.metrics["scales_used"] == scales
+        assert f"ssim_scale_{scales}" in result.metrics
+        assert (f"used {scales} of its 5 scales" in result.preparation) == (scales < 5)
+
+
+def test_five_scale_scores_are_the_published_computation() -> None:
+    """Large enough frames go through the five published exponents exactly as before."""
+    a = _rgb("bird.png")
+    b = cv2.GaussianBlur(a, (0, 0), 1.5)
+    comparison = MsSsimMethod().compare(
+        DecodedImage.from_pixels(a), DecodedImage.from_pixels(b), CompareOptions(align=False)
+    )
+    assert comparison.score == ms_ssim(a, b).value
+    assert comparison.metrics["scales_used"] == 5
+    assert "scales" not in comparison.preparation
+
+
+def test_down_to_one_window_and_refused_below() -> None:
+    """A 20x20 image is one scale (two would need 21 pixels); 8x8 holds no 11x11 window."""
+    image = cv2.resize(astronaut(), (20, 20), interpolation=cv2.INTER_AREA)
+    blurred = cv2.GaussianBlur(image, (0, 0), 1)
+    method, options = MsSsimMethod(), CompareOptions(align=False)
+    pair = DecodedImage.from_pixels(image), DecodedImage.from_pixels(blurred)
+    one = method.compare(*pair, options)
+    assert one.metrics["scales_used"] == 1
+    assert one.score == pytest.approx(structural_similarity(image, blurred).mssim, abs=1e-6)
+    tiny = DecodedImage.from_pixels(np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(ServiceError) as refused:
+        method.compare(tiny, tiny, options)
+    assert refused.value.code is ErrorCode.IMAGE_TOO_SMALL
+    assert "at least 11x11" in refused.value.message
+
+
+def test_the_metric_refuses_fewer_pixels_than_its_scales_need() -> None:
+    small = np.zeros((160, 400, 3), np.uint8)
+    with pytest.raises(ValueError, match="161x161"):
         ms_ssim(small, small)

@@ -86,7 +86,6 @@ class Comparison:
     """The primary view, as in ``DifferenceView.values``."""
     legend: HeatmapLegend
     preparation: str
-    identical_pixels: bool = False
     warnings: list[str] = field(default_factory=list)
     alignment: AlignmentInfo | None = None
     metrics: dict[str, float] = field(default_factory=dict)

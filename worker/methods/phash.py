@@ -17,6 +17,7 @@ from shared.methods import MethodName
 from shared.schemas import HeatmapLegend, MethodState, WeightsSource
 from worker.decode import DecodedImage
 from worker.methods.base import Availability, CompareOptions, Comparison
+from worker.transparency import background_note
 
 HASH_BITS = 64
 THUMBNAIL = 32
@@ -63,7 +64,7 @@ class PerceptualHashMethod:
             difference_map=spread.astype(np.float32),
             legend=PHASH_LEGEND,
             preparation="Each image was reduced on its own to a 32x32 grey thumbnail (the hash "
-            "ignores aspect ratio by design) and hashed; no alignment applies to a hash.",
-            identical_pixels=bool(np.array_equal(a.pixels, b.pixels)),
+            "ignores aspect ratio by design) and hashed; no alignment applies to a hash."
+            + background_note(a, b),
             metrics={"phash_distance": float(p_distance), "dhash_distance": float(d_distance)},
         )

@@ -7,6 +7,11 @@ count. A pixel counts as changed when its difference exceeds the just-noticeable
 no pixel in B's 3x3 neighbourhood comes within it (CIE76, cheaper): one-pixel shifts of edges,
 anti-aliasing and resampling after alignment then do not count as edits. The score is the share
 of compared pixels that did not change.
+
+Transparency is compared too (``worker.transparency``): the colour is compared composited over
+white, and a pixel whose alpha changed by more than ``ALPHA_JND`` (again beyond its 3x3
+neighbourhood in B) counts as changed as well, so that a transparent background made opaque
+white, invisible over white, is still a change.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from shared.schemas import HeatmapLegend, MethodState, WeightsSource
 from worker.decode import DecodedImage
 from worker.geometry import prepare_pair
 from worker.methods.base import Availability, CompareOptions, Comparison
+from worker.transparency import either_has_alpha, with_alpha
 
 # The commonly cited just-noticeable colour difference (G. Sharma, Digital Color Imaging
 # Handbook, 2003: delta E of about 2.3). Configurable through the settings.
@@ -27,6 +33,11 @@ DEFAULT_JND = 2.3
 WORK_SIDE = 1024  # differences are measured on at most this long side, for bounded cost
 DISPLAY_SPAN = 20.0  # delta E00 at which the heatmap reaches full red
 POOLING_SIGMA = 0.7  # px; spatial pooling before colour differences (see module docstring)
+ALPHA_JND = 2.5
+"""Alpha levels (of 255) above which a change of opacity counts. The smallest change that can
+be seen: over 125 colours (each channel 0, 64, 128, 192, 255) composited over each other, an
+alpha change of 3 levels is the first to move some composite (green over dark grey) by the
+colour JND, 2.3 delta E00; 2 levels move none that far."""
 
 
 def _shrink(pixels: np.ndarray, scale: float) -> np.ndarray:
@@ -63,54 +74,98 @@ class PixelDifferenceMethod:
         return Availability(MethodState.READY, None, WeightsSource.NONE, "pixel")
 
     def compare(self, a: DecodedImage, b: DecodedImage, options: CompareOptions) -> Comparison:
-        """CIEDE2000 per pixel after alignment; changed = above the JND beyond anti-aliasing."""
-        frame = prepare_pair(a.pixels, b.pixels, align=bool(options.align))
+        """CIEDE2000 per pixel after alignment; changed = above the JND beyond anti-aliasing,
+        in colour or (when either image has transparency) in opacity."""
+        transparent = either_has_alpha(a, b)
+        if transparent:  # the alpha travels with the colour through the same geometry
+            frame = prepare_pair(with_alpha(a), with_alpha(b), align=bool(options.align))
+        else:
+            frame = prepare_pair(a.pixels, b.pixels, align=bool(options.align))
         scale = min(1.0, WORK_SIDE / max(frame.a.shape[:2]))
         small_a, small_b = _shrink(frame.a, scale), _shrink(frame.b, scale)
         covered = np.ones(small_a.shape[:2], dtype=bool)
         if frame.coverage is not None:
             covered = _shrink(frame.coverage.astype(np.uint8) * 255, scale) > 254
-        lab_a = rgb2lab(cv2.GaussianBlur(small_a, (0, 0), POOLING_SIGMA)).astype(np.float32)
-        lab_b = rgb2lab(cv2.GaussianBlur(small_b, (0, 0), POOLING_SIGMA)).astype(np.float32)
+        pooled_a = cv2.GaussianBlur(small_a, (0, 0), POOLING_SIGMA)
+        pooled_b = cv2.GaussianBlur(small_b, (0, 0), POOLING_SIGMA)
+        lab_a = rgb2lab(np.ascontiguousarray(pooled_a[..., :3])).astype(np.float32)
+        lab_b = rgb2lab(np.ascontiguousarray(pooled_b[..., :3])).astype(np.float32)
         delta = deltaE_ciede2000(lab_a, lab_b).astype(np.float32)
-        changed = (delta > self.jnd) & (neighbourhood_min_distance(lab_a, lab_b) > self.jnd)
-        changed &= covered
-        compared = int(covered.sum()) or 1
-        changed_share = float(changed.sum()) / compared
+        colour_changed = (delta > self.jnd) & (neighbourhood_min_distance(lab_a, lab_b) > self.jnd)
+        colour_changed &= covered
         heat = np.where(
-            changed,
+            colour_changed,
             0.35 + 0.65 * np.clip((delta - self.jnd) / (DISPLAY_SPAN - self.jnd), 0.0, 1.0),
             0.0,
         ).astype(np.float32)
+        alpha_changed = np.zeros_like(colour_changed)
+        if transparent:
+            # Opacity unpooled: an alpha edge is exact, not noise the eye averages away, and
+            # pooling would count a ring of unchanged pixels around every changed area.
+            opacity_a = small_a[..., 3:].astype(np.float32)
+            opacity_b = small_b[..., 3:].astype(np.float32)
+            alpha_delta = np.abs(opacity_a - opacity_b)[..., 0]
+            alpha_changed = (alpha_delta > ALPHA_JND) & covered
+            alpha_changed &= neighbourhood_min_distance(opacity_a, opacity_b) > ALPHA_JND
+            alpha_heat = 0.35 + 0.65 * np.clip(
+                (alpha_delta - ALPHA_JND) / (255.0 - ALPHA_JND), 0.0, 1.0
+            )
+            heat = np.maximum(heat, np.where(alpha_changed, alpha_heat, 0.0)).astype(np.float32)
+        changed = colour_changed | alpha_changed
+        compared = int(covered.sum()) or 1
+        changed_share = float(changed.sum()) / compared
+        alpha_share = float(alpha_changed.sum()) / compared
         full = cv2.resize(
             heat, (frame.a.shape[1], frame.a.shape[0]), interpolation=cv2.INTER_NEAREST
         )
         visible = delta[covered]
-        legend = HeatmapLegend(
-            low=f"blue: no visible change (colour difference below {self.jnd:g} delta E00, "
-            "or explained by anti-aliasing)",
-            high=f"green to red: visibly changed, from {self.jnd:g} to {DISPLAY_SPAN:g}+ "
-            "delta E00 (CIEDE2000)",
-            no_counterpart="grey: this part of A has no counterpart in B",
-            scale=f"changed pixels start at green; red = a colour difference of "
-            f"{DISPLAY_SPAN:g} delta E00 or more",
-        )
         note = frame.note
         if scale < 1.0:
             note += f" Differences were measured at {small_a.shape[1]}x{small_a.shape[0]}."
+        if transparent:
+            note += _transparency_note(a, b, alpha_share)
         return Comparison(
             score=1.0 - changed_share,
             difference_map=frame.place_in_a(full),
-            legend=legend,
+            legend=self._legend(transparent),
             preparation=note,
-            identical_pixels=bool(np.array_equal(frame.a, frame.b)),
             alignment=frame.alignment,
             metrics={
                 "changed_percent": round(changed_share * 100, 4),
                 "changed_pixels": float(changed.sum()),
                 "compared_pixels": float(compared),
+                "alpha_changed_percent": round(alpha_share * 100, 4),
                 "mean_delta_e2000": round(float(visible.mean()) if visible.size else 0.0, 4),
                 "max_delta_e2000": round(float(visible.max()) if visible.size else 0.0, 4),
                 "jnd_delta_e2000": self.jnd,
             },
         )
+
+    def _legend(self, transparent: bool) -> HeatmapLegend:
+        opacity = f", or opacity changed by more than {ALPHA_JND:g} of 255" if transparent else ""
+        return HeatmapLegend(
+            low=f"blue: no visible change (colour difference below {self.jnd:g} delta E00, "
+            "or explained by anti-aliasing)",
+            high=f"green to red: visibly changed, from {self.jnd:g} to {DISPLAY_SPAN:g}+ "
+            f"delta E00 (CIEDE2000){opacity}",
+            no_counterpart="grey: this part of A has no counterpart in B",
+            scale=f"changed pixels start at green; red = a colour difference of "
+            f"{DISPLAY_SPAN:g} delta E00 or more"
+            + (" (or a change from transparent to opaque)" if transparent else ""),
+        )
+
+
+def _transparency_note(a: DecodedImage, b: DecodedImage, alpha_share: float) -> str:
+    """What the comparison of opacity found."""
+    which = [label for label, image in (("A", a), ("B", b)) if image.alpha is not None]
+    owners = f"only {which[0]} has" if len(which) == 1 else "both have"
+    if alpha_share > 0:
+        return (
+            f" Transparency differs ({owners} transparency): the opacity of "
+            f"{alpha_share * 100:.1f} % of the compared pixels changed by more than "
+            f"{ALPHA_JND:g} of 255 levels, counted as changed (colour was compared over white)."
+        )
+    return (
+        f" Transparency is the same ({owners} transparency; opacity compared with the colour, "
+        f"colour over white)."
+    )

@@ -12,6 +12,7 @@ from worker.decode import DecodedImage
 from worker.geometry import CommonFrame, prepare_pair
 from worker.methods.base import Availability, CompareOptions, Comparison
 from worker.metrics import mean_over_coverage, structural_similarity
+from worker.transparency import background_note
 
 SSIM_LEGEND = HeatmapLegend(
     low="blue: the local structure of B matches A",
@@ -43,8 +44,8 @@ class SsimMethod:
             difference_map=frame.place_in_a(difference),
             legend=SSIM_LEGEND,
             preparation=frame.note
-            + _downsample_note(result.downsample_factor, frame.a.shape[1], frame.a.shape[0]),
-            identical_pixels=bool(np.array_equal(frame.a, frame.b)),
+            + _downsample_note(result.downsample_factor, frame.a.shape[1], frame.a.shape[0])
+            + background_note(a, b),
             alignment=frame.alignment,
         )
 

@@ -8,7 +8,9 @@ They know nothing of requests, frames or heatmaps: the comparison methods in
 
 from worker.metrics._ms_ssim import EXPONENTS as MS_SSIM_EXPONENTS
 from worker.metrics._ms_ssim import MsSsimResult, ms_ssim
+from worker.metrics._ms_ssim import exponents_for as ms_ssim_exponents_for
 from worker.metrics._ms_ssim import min_side as ms_ssim_min_side
+from worker.metrics._ms_ssim import scales_for as ms_ssim_scales_for
 from worker.metrics._structural_similarity import (
     SsimResult,
     authors_downsample,
@@ -31,7 +33,9 @@ __all__ = [
     "gaussian_window_1d",
     "mean_over_coverage",
     "ms_ssim",
+    "ms_ssim_exponents_for",
     "ms_ssim_min_side",
+    "ms_ssim_scales_for",
     "ssim_maps",
     "structural_similarity",
     "to_luma",

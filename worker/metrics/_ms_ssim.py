@@ -11,6 +11,12 @@ every second pixel between scales. MS-SSIM = l_M^alpha_M * prod_j (c_j s_j)^beta
 with the contrast-structure means of scales 1..M-1 and the full SSIM mean at scale M. Negative
 means are clipped to 0 before the fractional powers (the reference code would return a complex
 number there).
+
+An image too small for five scales (the coarsest must still hold one 11x11 window) is compared
+over as many scales as it holds, with the first M published exponents divided by their sum
+(``exponents_for``), instead of being refused: a 100-pixel photo then gets four scales. Five
+scales use the published values as they are (they sum to 1.0001), so those results are
+unchanged.
 """
 
 from __future__ import annotations
@@ -29,12 +35,35 @@ from worker.metrics._structural_similarity import (
 )
 
 EXPONENTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
-"""beta_1 .. beta_M as published (summing to 1); alpha_M = beta_M."""
+"""beta_1 .. beta_M as published (summing to 1.0001, by their rounding); alpha_M = beta_M."""
 
 
 def min_side(window_size: int = 11, scales: int = len(EXPONENTS)) -> int:
-    """The smallest side whose coarsest scale still holds one window: 176 for the defaults."""
-    return window_size * 2 ** (scales - 1)
+    """The smallest side whose coarsest scale still holds one window: each scale is the one
+    before halved and rounded up (the 2x2 average pads an odd side), so
+    ``(window - 1) * 2^(M-1) + 1``: 161 for five scales of an 11-pixel window (TensorFlow's
+    ``ssim_multiscale`` takes 161 and refuses 160 alike), 11 for one."""
+    return (window_size - 1) * 2 ** (scales - 1) + 1
+
+
+def scales_for(height: int, width: int, window_size: int = 11, most: int = len(EXPONENTS)) -> int:
+    """How many scales (at most ``most``) an image of this size holds: 0 when not even one
+    window fits."""
+    side = min(height, width)
+    return sum(1 for scales in range(1, most + 1) if side >= min_side(window_size, scales))
+
+
+def exponents_for(scales: int) -> tuple[float, ...]:
+    """The exponents for ``scales`` scales: the published five as they are, or the first
+    ``scales`` of them renormalised to sum 1, so that fewer scales weigh each other as the
+    paper does and a perfect match still scores 1."""
+    if not 1 <= scales <= len(EXPONENTS):
+        raise ValueError(f"MS-SSIM has 1 to {len(EXPONENTS)} scales, not {scales}")
+    if scales == len(EXPONENTS):
+        return EXPONENTS
+    used = EXPONENTS[:scales]
+    total = sum(used)
+    return tuple(exponent / total for exponent in used)
 
 
 @dataclass(frozen=True)
@@ -48,6 +77,11 @@ class MsSsimResult:
     """Mean SSIM (l_M c_M s_M) of the coarsest scale."""
     similarity_map: np.ndarray
     """Per pixel of the input: the product over scales of the local terms to their exponents."""
+
+    @property
+    def scales(self) -> int:
+        """How many scales were used."""
+        return len(self.cs_means) + 1
 
 
 def ms_ssim(
@@ -72,7 +106,9 @@ def ms_ssim(
         raise ValueError(f"images differ in size: {x.shape[:2]} vs {y.shape[:2]}")
     smallest = min_side(window_size, len(exponents))
     if min(x.shape[:2]) < smallest:
-        raise ValueError(f"MS-SSIM needs at least {smallest}x{smallest} pixels")
+        raise ValueError(
+            f"MS-SSIM over {len(exponents)} scales needs at least {smallest}x{smallest} pixels"
+        )
     x, y = to_luma(x), to_luma(y)
     mask = None if coverage is None else coverage.astype(np.float64)
     window = gaussian_window_1d(window_size, sigma)

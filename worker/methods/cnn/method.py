@@ -29,6 +29,7 @@ from worker.methods.cnn.precision import TuningStore, fallback_report
 from worker.methods.cnn.runtime import CachedFeatures, CnnRuntime, FeatureMaps, ModelTimeout
 from worker.methods.cnn.specs import CnnSpec
 from worker.methods.cnn.weights import WeightsMissingError
+from worker.transparency import background_note
 
 log = logging.getLogger(__name__)
 
@@ -222,8 +223,7 @@ class CnnMethod:
                 scale=f"colour = 1 - the best cosine between A's {dims}-dimensional feature "
                 f"vector here and any of B's, over {grid} places, 0 (blue) to 1 (red)",
             ),
-            preparation=self._preparation_text(dims, grid),
-            identical_pixels=bool(np.array_equal(a.pixels, b.pixels)),
+            preparation=self._preparation_text(dims, grid) + background_note(a, b),
             warnings=warnings,
             alignment=registration.info if registration is not None else None,
             extra_views=extra_views,
