@@ -15,6 +15,7 @@ from worker.methods.ms_ssim import MsSsimMethod
 from worker.methods.phash import PerceptualHashMethod
 from worker.methods.pixel import ALPHA_JND, PixelDifferenceMethod
 from worker.methods.ssim import SsimMethod
+from worker.orientation import oriented
 from worker.transparency import with_alpha
 
 LIMIT = 40_000_000
@@ -107,3 +108,12 @@ def test_the_alpha_follows_the_colour_through_the_geometry(edit: str) -> None:
         inside = both.coverage if both.coverage is not None else np.ones(both.b.shape[:2], bool)
         drift = np.abs(both.b[..., 3].astype(int) - grey(both.b[..., :3]).astype(int))
         assert drift[inside].max() <= 1
+
+
+def test_a_turned_copy_is_turned_back_with_its_alpha(logo: DecodedImage) -> None:
+    turned_file = _decoded(png(np.ascontiguousarray(np.rot90(logo_rgba()))))
+    back, orientation = oriented(logo, turned_file)
+    assert orientation.changed
+    assert back.alpha is not None and logo.alpha is not None
+    assert np.array_equal(back.alpha, logo.alpha)
+    assert np.array_equal(back.pixels, logo.pixels)
