@@ -179,6 +179,12 @@ class Relation(BaseModel):
         examples=[90.0],
     )
     mirrored: bool = Field(False, description="Whether B is A's mirror image (left to right).")
+    greyscale: Literal["a", "b"] | None = Field(
+        None,
+        description="Which image is in greyscale when the other is in colour: the pixel methods "
+        "then compare both in grey (colour not compared).",
+        examples=["b"],
+    )
     scale: float | None = Field(
         None,
         description="B's size relative to A's content, from the registration (null when B was "
@@ -190,6 +196,12 @@ class Relation(BaseModel):
         description="Share of A that B covers once registered (below 100: B is a crop of A, or "
         "shifted); null when B was not registered.",
         examples=[70.4],
+    )
+    scale_xy: list[float] | None = Field(
+        None,
+        description="B's width and height relative to A's when B is A resized to another "
+        "aspect ratio (compared unsquashed); null otherwise.",
+        examples=[[0.47, 0.63]],
     )
     found_by: list[Literal["orientation", "registration"]] = Field(
         default_factory=list,
@@ -231,6 +243,13 @@ class AlignmentInfo(BaseModel):
     )
     coverage_percent: float | None = Field(
         None, description="Share of A that B covers once aligned.", examples=[96.5]
+    )
+    scale_xy: list[float] | None = Field(
+        None,
+        description="When B is all of A resized to another aspect ratio (a squashed copy): B's "
+        "width and height relative to A's; the two were then compared whole at a common size "
+        "(matrix is that stretch).",
+        examples=[[0.47, 0.63]],
     )
 
 

@@ -21,7 +21,17 @@ import numpy as np
 
 from shared.errors import ErrorCode, ServiceError
 from shared.schemas import AlignmentInfo
-from worker.alignment import register
+from worker.alignment import MIN_DISAGREEMENT_CUT, agreement, register, unaligned_transform
+
+MIN_ASPECT_CHANGE = 0.02
+"""Aspect ratios closer than this (relative) are the same shape: nothing to unsquash."""
+MIN_STRETCH_AGREEMENT = 0.8
+"""A stretched B must agree with A at least this well (correlation of small grey copies), as
+well as clearly better than unstretched. ``tools/relation_study.py``: 39 copies squashed by
+0.6-1.6 per axis agreed at 0.986 or more once unstretched; 177 pairs of different photos of
+different shapes at most 0.566; 0.8 lies in the gap."""
+GREY_TOLERANCE = 3
+"""Channels this close (in 8-bit levels, on a thumbnail) make a pixel grey."""
 
 NO_COUNTERPART_NOTE = " Grey areas of the heatmap were cropped away and have no counterpart in B."
 
@@ -38,6 +48,8 @@ class CommonFrame:
     coverage: np.ndarray | None = None
     """Bool mask over the frame: where B has pixels (None: everywhere)."""
     alignment: AlignmentInfo | None = None
+    stretch_agreement: float | None = None
+    """For a frame of a copy whose aspect ratio changed: how well it agrees, unstretched."""
 
     def place_in_a(self, values: np.ndarray) -> np.ndarray:
         """A per-pixel map of the frame, embedded in scaled A, NaN where A has no counterpart."""
@@ -93,16 +105,125 @@ def prepare_pair(a: np.ndarray, b: np.ndarray, *, align: bool, min_side: int = 1
     check_min_side(a, b, min_side)
     if not align:
         return _scale_and_crop(a, b)
+    a, b, colour_note = _compare_in_grey_if_one_is(a, b)
     registration = register(a, b)
     info = registration.info
+    stretched = _stretched(a, b, info)
     if info.applied and registration.warped_b is not None and registration.coverage is not None:
-        filled = np.where(registration.coverage[..., None], registration.warped_b, a)
-        height, width = a.shape[:2]
-        note = f"{info.note}; only that part is compared."
-        return CommonFrame(a, filled, (height, width), (0, 0), note, registration.coverage, info)
+        # A squashed copy can also pass for a similarity transform; keep whichever agrees more.
+        assert info.matrix is not None
+        if stretched is None or agreement(a, b, np.array(info.matrix)) >= _after(stretched):
+            filled = np.where(registration.coverage[..., None], registration.warped_b, a)
+            height, width = a.shape[:2]
+            note = f"{info.note}; only that part is compared.{colour_note}"
+            return CommonFrame(
+                a, filled, (height, width), (0, 0), note, registration.coverage, info
+            )
+    if stretched is not None:
+        return replace(stretched, note=stretched.note + colour_note)
     frame = _scale_and_crop(a, b)
     prefix = "Alignment: " if info.note.startswith("already") else "Not aligned: "
-    return replace(frame, alignment=info, note=f"{prefix}{info.note}. {frame.note}")
+    note = f"{prefix}{info.note}. {frame.note}{colour_note}"
+    return replace(frame, alignment=info, note=note)
+
+
+def stretch_matrix(a_shape: tuple[int, ...], b_shape: tuple[int, ...]) -> np.ndarray:
+    """The B->A map of "B is all of A, resized to another shape": one scale per axis."""
+    (ah, aw), (bh, bw) = a_shape[:2], b_shape[:2]
+    return np.array([[aw / bw, 0.0, 0.0], [0.0, ah / bh, 0.0]], np.float64)
+
+
+def stretch_agreement(a: np.ndarray, b: np.ndarray) -> tuple[float, float] | None:
+    """Correlation of A with B unstretched (the scale-and-crop policy) and stretched over all
+    of A; None when the two have the same shape (nothing to unstretch)."""
+    (ah, aw), (bh, bw) = a.shape[:2], b.shape[:2]
+    if abs((aw / ah) / (bw / bh) - 1.0) < MIN_ASPECT_CHANGE:
+        return None
+    before = agreement(a, b, unaligned_transform(a.shape, b.shape))
+    return before, agreement(a, b, stretch_matrix(a.shape, b.shape))
+
+
+def is_stretched_copy(a: np.ndarray, b: np.ndarray) -> tuple[float, float] | None:
+    """(before, after) when B is A resized to another aspect ratio: stretched, B agrees well
+    with A and clearly better than unstretched (the registration's rule); else None."""
+    found = stretch_agreement(a, b)
+    if found is None:
+        return None
+    before, after = found
+    clearly = (1 - after) <= (1 - MIN_DISAGREEMENT_CUT) * (1 - before)
+    return found if after >= MIN_STRETCH_AGREEMENT and clearly else None
+
+
+def _stretched(a: np.ndarray, b: np.ndarray, info: AlignmentInfo) -> CommonFrame | None:
+    """Both images resized, each axis down only, to a common frame covering all of each: the
+    comparison of a copy whose aspect ratio changed (a thumbnailer's squashed copy)."""
+    found = is_stretched_copy(a, b)
+    if found is None:
+        return None
+    before, after = found
+    (ah, aw), (bh, bw) = a.shape[:2], b.shape[:2]
+    height, width = min(ah, bh), min(aw, bw)
+    frame_a = a if (ah, aw) == (height, width) else _resize(a, width, height)
+    frame_b = b if (bh, bw) == (height, width) else _resize(b, width, height)
+    sx, sy = bw / aw, bh / ah
+    note = (
+        f"B is A resized to {bw}x{bh}, its aspect ratio changed (width x{sx:.2f}, height "
+        f"x{sy:.2f}): both were resized to {width}x{height} and compared whole (correlation "
+        f"{before:.2f} cropped, {after:.2f} unstretched)."
+    )
+    stretch = AlignmentInfo(
+        requested=True,
+        applied=True,
+        note=note,
+        matches=info.matches,
+        inliers=info.inliers,
+        matrix=[[round(float(v), 6) for v in row] for row in stretch_matrix(a.shape, b.shape)],
+        scale_xy=[round(sx, 4), round(sy, 4)],
+        coverage_percent=100.0,
+    )
+    return CommonFrame(frame_a, frame_b, (height, width), (0, 0), note, None, stretch, after)
+
+
+def _after(frame: CommonFrame) -> float:
+    """The stretched frame's agreement, kept in its alignment info."""
+    return frame.stretch_agreement if frame.stretch_agreement is not None else 0.0
+
+
+def is_grey(pixels: np.ndarray) -> bool:
+    """Whether an RGB image is grey (all channels equal, give or take ``GREY_TOLERANCE``, on
+    99 % of a thumbnail's pixels)."""
+    if pixels.ndim == 2:
+        return True
+    small = cv2.resize(pixels, (64, 64), interpolation=cv2.INTER_AREA).astype(np.int16)
+    spread = small.max(axis=2) - small.min(axis=2)
+    return bool((spread <= GREY_TOLERANCE).mean() >= 0.99)
+
+
+def greyscale_side(a: np.ndarray, b: np.ndarray) -> str | None:
+    """'a' or 'b' when exactly that image is grey (a colour photo against its greyscale copy)."""
+    grey_a, grey_b = is_grey(a), is_grey(b)
+    if grey_a == grey_b:
+        return None
+    return "a" if grey_a else "b"
+
+
+def _compare_in_grey_if_one_is(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
+    """Both in grey when exactly one is: colour cannot be compared then, only the picture."""
+    side = greyscale_side(a, b)
+    if side is None:
+        return a, b, ""
+
+    def grey(pixels: np.ndarray) -> np.ndarray:
+        luma = cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
+        return cv2.cvtColor(luma, cv2.COLOR_GRAY2RGB)
+
+    which = "B" if side == "b" else "A"
+    note = f" {which} is in greyscale, so both were compared in grey: colour was not compared."
+    return (grey(a), b, note) if side == "b" else (a, grey(b), note)
+
+
+def _resize(pixels: np.ndarray, width: int, height: int) -> np.ndarray:
+    return cv2.resize(pixels, (width, height), interpolation=cv2.INTER_AREA)
 
 
 def common_frame(a: np.ndarray, b: np.ndarray, *, min_side: int = 1) -> CommonFrame:

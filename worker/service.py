@@ -26,13 +26,14 @@ from worker.cache import ByteBoundedLRU
 from worker.combined import combine
 from worker.decode import DecodedImage, decode_image, digest_of
 from worker.explain import explain, verdict_label
+from worker.geometry import greyscale_side
 from worker.heatmap import data_url, difference_png, grey_base, render_overlay
 from worker.identity import identical, size_note
 from worker.methods.base import CompareOptions, Comparison
 from worker.orientation import Orientation, oriented
 from worker.pair_runner import PairRunner
 from worker.registry import Registry
-from worker.relation import relation_of
+from worker.relation import relation_of, relation_sentence
 from worker.summary import summarize
 from worker.verdict import decide, thresholds_for
 
@@ -140,7 +141,9 @@ def run_method(
     # cropped frame; a turned or mirrored copy is never "identical", however exactly it turns back.
     same = not turned and identical(image_a, image_b)
     verdict = decide(comparison.score, same, thresholds)
-    relation = relation_of(orientation, comparison.alignment)
+    # The pair's colour relation is stated whenever B is not compared as given.
+    grey = greyscale_side(image_a.pixels, image_b.pixels) if orientation is not None else None
+    relation = relation_of(orientation, comparison.alignment, grey)
     preparation = comparison.preparation
     sizes = size_note(image_a, image_b, orientation.quarter_turns if orientation else 0)
     if sizes:
@@ -320,15 +323,21 @@ class ComparisonService:
                 if error.status_code >= 500:
                     raise
                 unavailable[name.value] = error.message
+        relation = _first_relation(results, orientation)
         combined = combine(
             self._calibrated_scores(results),
             identical_pixels=any(r.verdict is Verdict.IDENTICAL for r in results),
         )
         result = CompareAllResult(
             method=ALL_METHODS,
-            summary=summarize(results, unavailable, combined),
+            summary=summarize(
+                results,
+                unavailable,
+                combined,
+                relation_sentence(relation, image_b.info.width, image_b.info.height),
+            ),
             combined=combined,
-            relation=_first_relation(results, orientation),
+            relation=relation,
             results=results,
             unavailable=unavailable,
             image_a=image_a.info,
@@ -352,10 +361,14 @@ class ComparisonService:
 def _first_relation(
     results: list[CompareResult], orientation: Orientation | None
 ) -> Relation | None:
-    """The pair's relation: that of the first method that registered B, else the orientation."""
-    registered = next((r.relation for r in results if r.relation and r.alignment), None)
-    if registered is not None and registered.found_by[-1:] == ["registration"]:
-        return registered
+    """The pair's relation: that of the first method that registered B, else the first any
+    method reported (a turn, a greyscale copy), else the orientation's."""
+    registered = [
+        r.relation for r in results if r.relation and "registration" in r.relation.found_by
+    ]
+    reported = [r.relation for r in results if r.relation]
+    if registered or reported:
+        return (registered or reported)[0]
     return relation_of(orientation, None)
 
 

@@ -50,15 +50,24 @@ def combined_sentence(combined: CombinedVerdict) -> str:
 
 
 def summarize(
-    results: list[CompareResult], unavailable: dict[str, str], combined: CombinedVerdict
+    results: list[CompareResult],
+    unavailable: dict[str, str],
+    combined: CombinedVerdict,
+    relation: str = "",
 ) -> str:
-    """What all the methods together say about the pair: the combined verdict first, then
-    where the pixel and content methods agree or disagree."""
+    """What all the methods together say about the pair: what B is (``relation``, e.g. "B is
+    a 70 % crop of A"), the combined verdict, then where the pixel and content methods agree
+    or disagree."""
     if not results:
         return "No method could compare these images: " + "; ".join(unavailable.values())
     if any(r.verdict is Verdict.IDENTICAL for r in results):
         return "The two images are identical, pixel for pixel: every method agrees."
-    return combined_sentence(combined) + " " + _reading(results, unavailable)
+    reading = _reading(results, unavailable)
+    if relation:
+        # What was done to B is known; the edits guessed at below would mislead.
+        reading = reading.replace(" (blur, compression, noise or edits)", "")
+    head = f"{relation} " if relation else ""
+    return head + combined_sentence(combined) + " " + reading
 
 
 def _reading(results: list[CompareResult], unavailable: dict[str, str]) -> str:
