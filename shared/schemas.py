@@ -179,6 +179,16 @@ class Relation(BaseModel):
         examples=[90.0],
     )
     mirrored: bool = Field(False, description="Whether B is A's mirror image (left to right).")
+    transparency: Literal["added", "removed", "changed"] | None = Field(
+        None,
+        description="removed: A has transparency and B is opaque (flattened); added: the "
+        "reverse; changed: both have it, not the same. Every method compares colour over "
+        "white; the pixel method reports the opacity change apart (alpha_changed_percent).",
+        examples=["removed"],
+    )
+    sizes_differ: bool = Field(
+        False, description="Whether B's size (as uploaded, turned back) differs from A's."
+    )
     greyscale: Literal["a", "b"] | None = Field(
         None,
         description="Which image is in greyscale when the other is in colour: the pixel methods "

@@ -11,11 +11,15 @@ def relation_of(
     orientation: Orientation | None,
     alignment: AlignmentInfo | None,
     greyscale: str | None = None,
+    transparency: str | None = None,
+    sizes: tuple[tuple[int, int], tuple[int, int]] | None = None,
 ) -> Relation | None:
-    """The relation to report, or None when B was compared as it came."""
+    """The relation to report, or None when B was compared as it came and nothing about it
+    differs from A but its content. ``sizes``: ((A's width, height), (B's, turned back))."""
     turned = orientation is not None and orientation.changed
     registered = alignment is not None and alignment.applied
-    if not turned and not registered and greyscale is None:
+    resized = sizes is not None and sizes[0] != sizes[1]
+    if not (turned or registered or greyscale or transparency or resized):
         return None
     rotation = float(orientation.rotation_deg) if orientation is not None and turned else 0.0
     found_by: list = []
@@ -36,17 +40,31 @@ def relation_of(
     if greyscale is not None:
         which = "B" if greyscale == "b" else "A"
         notes.append(f"{which} is in greyscale (colour not compared by the pixel methods)")
+    if transparency is not None:
+        notes.append(TRANSPARENCY_NOTES[transparency])
+    if resized and sizes is not None and not registered:
+        (aw, ah), (bw, bh) = sizes
+        notes.append(f"B is {bw}x{bh}, A {aw}x{ah}")
     rotation = (rotation + 180.0) % 360.0 - 180.0
     return Relation(
         rotation_deg=round(rotation if rotation != -180.0 else 180.0, 2),
         mirrored=bool(turned and orientation is not None and orientation.mirrored),
         greyscale="a" if greyscale == "a" else "b" if greyscale == "b" else None,
+        transparency=transparency,
+        sizes_differ=resized,
         scale=scale,
         crop_coverage_percent=coverage,
         scale_xy=scale_xy,
         found_by=found_by,
         note="; ".join(notes),
     )
+
+
+TRANSPARENCY_NOTES = {
+    "removed": "B is opaque where A is transparent (flattened over a background)",
+    "added": "B has transparency where A is opaque",
+    "changed": "their transparency differs",
+}
 
 
 def _registered(alignment: AlignmentInfo) -> str:
@@ -85,6 +103,10 @@ def relation_sentence(relation: Relation | None, width_b: int, height_b: int) ->
         parts.append("mirrored")
     if relation.greyscale == "b":
         parts.append("in greyscale")
+    if relation.transparency == "removed":
+        parts.append("with its transparency flattened")
+    elif relation.transparency == "added":
+        parts.append("with transparency added")
     if not parts:
         return ""
     subject = "B is " if parts[0].startswith(("a ", "A ")) else "B is A "

@@ -35,6 +35,7 @@ from worker.pair_runner import PairRunner
 from worker.registry import Registry
 from worker.relation import relation_of, relation_sentence
 from worker.summary import summarize
+from worker.transparency import transparency_change
 from worker.verdict import decide, thresholds_for
 
 
@@ -143,7 +144,19 @@ def run_method(
     verdict = decide(comparison.score, same, thresholds)
     # The pair's colour relation is stated whenever B is not compared as given.
     grey = greyscale_side(image_a.pixels, image_b.pixels) if orientation is not None else None
-    relation = relation_of(orientation, comparison.alignment, grey)
+    turns = orientation.quarter_turns if orientation is not None else 0
+    b_size = (image_b.info.width, image_b.info.height)
+    relation = (
+        relation_of(
+            orientation,
+            comparison.alignment,
+            grey,
+            transparency_change(image_a, image_b),
+            ((image_a.info.width, image_a.info.height), b_size[::-1] if turns % 2 else b_size),
+        )
+        if orientation is not None  # align=false: B as given, no relation sought
+        else None
+    )
     preparation = comparison.preparation
     sizes = size_note(image_a, image_b, orientation.quarter_turns if orientation else 0)
     if sizes:

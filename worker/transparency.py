@@ -41,3 +41,16 @@ def with_alpha(image: DecodedImage) -> np.ndarray:
     height, width = image.pixels.shape[:2]
     alpha = image.alpha if image.alpha is not None else np.full((height, width), OPAQUE, np.uint8)
     return np.ascontiguousarray(np.dstack([image.pixels, alpha]))
+
+
+def transparency_change(a: DecodedImage, b: DecodedImage) -> str | None:
+    """How B's transparency differs from A's: 'removed', 'added', 'changed' or None."""
+    if a.alpha is None and b.alpha is None:
+        return None
+    if b.alpha is None:
+        return "removed"
+    if a.alpha is None:
+        return "added"
+    if a.alpha.shape != b.alpha.shape or not np.array_equal(a.alpha, b.alpha):
+        return "changed"
+    return None

@@ -111,7 +111,10 @@ class PixelDifferenceMethod:
                 (alpha_delta - ALPHA_JND) / (255.0 - ALPHA_JND), 0.0, 1.0
             )
             heat = np.maximum(heat, np.where(alpha_changed, alpha_heat, 0.0)).astype(np.float32)
-        changed = colour_changed | alpha_changed
+        # Opacity is counted apart: the score is the colour as seen over white, so a copy whose
+        # transparency was flattened (or added) reads as the same picture, while
+        # alpha_changed_percent, the map and the explanation say the transparency differs.
+        changed = colour_changed
         compared = int(covered.sum()) or 1
         changed_share = float(changed.sum()) / compared
         alpha_share = float(alpha_changed.sum()) / compared
@@ -163,7 +166,8 @@ def _transparency_note(a: DecodedImage, b: DecodedImage, alpha_share: float) -> 
         return (
             f" Transparency differs ({owners} transparency): the opacity of "
             f"{alpha_share * 100:.1f} % of the compared pixels changed by more than "
-            f"{ALPHA_JND:g} of 255 levels, counted as changed (colour was compared over white)."
+            f"{ALPHA_JND:g} of 255 levels (alpha_changed_percent, marked on the map); the score "
+            f"counts colour only, as seen over white."
         )
     return (
         f" Transparency is the same ({owners} transparency; opacity compared with the colour, "
