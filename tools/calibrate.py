@@ -53,6 +53,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
 import re
 import sys
 import zlib
@@ -800,7 +801,12 @@ def evaluate(
     ]
     entry = {
         "classes": [c.value for c in classes],
-        "thresholds": {c.value: round(cut, 4) for c, cut in zip(classes, cuts, strict=False)},
+        # Rounded down: a score exactly at the fitted cut (pHash's are multiples of 1/64) must
+        # still reach it once stored.
+        "thresholds": {
+            c.value: math.floor(cut * 10_000) / 10_000
+            for c, cut in zip(classes, cuts, strict=False)
+        },
         "held_out": {
             "how": (
                 f"{k}-fold cross-validation grouped by source photo (every photo of one subject "
@@ -880,7 +886,7 @@ def _standardised_fit(
 def combined_feature_sets(keys: list[str]) -> list[tuple[str, ...]]:
     """The sets of calibrated methods a pair can have scores from: all of them, the pixel
     methods alone (no CNN calibrated or ready), and each of these without MS-SSIM (which
-    refuses images under 176 pixels a side)."""
+    refuses images under 11 pixels a side)."""
     pixel_only = [k for k in keys if METHOD_INFO[MethodName(k.split(":")[0])].family
                   is not MethodFamily.SEMANTIC]  # fmt: skip
     sets = []

@@ -3,11 +3,12 @@ pairs of different photos (issue: "Copies that changed shape, colour or size").
 
     python tools/relation_study.py [--photos DIR] [--flowers DIR] [--pairs N]
 
-Photos: ``shared/eval/photos``, scikit-image's, and one per species of
-``shared/eval/flowers-dev``. Edits of each photo, drawn at random (seeded): the aspect ratio
-changed (each axis scaled by 0.6-1.6, at least 10 % apart), greyscale, a wider canvas (the photo
-pasted on a white canvas 10-40 % larger on each side), a centre crop of 50-95 %, and a 90-degree
-turn. Each copy goes through the worker's comparison service (SSIM, MS-SSIM, pixel, pHash; no
+Photos: ``shared/eval/photos``, scikit-image's, and one per species of ``shared/eval/flowers-
+dev``. Edits of each photo, drawn at random (seeded): the aspect ratio changed (each axis scaled
+by 0.6-1.6, at least 10 % apart), greyscale, a wider canvas (the photo pasted on a white canvas
+10-40 % larger on each side), a centre crop of 50-95 %, a 90-degree turn, and transparency
+removed (the photo as a cut-out whose outer 15 % is transparent, against the same flattened over
+white). Each copy goes through the worker's comparison service (SSIM, MS-SSIM, pixel, pHash; no
 CNN) with default options. Printed per edit: how often the result's ``relation`` names what was
 done, and how often each pixel method then calls the copy near-duplicate; and for pairs of
 different photos (B resized to A's size, and B at its own shape), how often each method calls
@@ -86,8 +87,26 @@ def edits(photo: np.ndarray, rng: np.random.Generator) -> list[tuple[str, np.nda
     ]
 
 
+def with_transparent_margin(photo: np.ndarray) -> np.ndarray:
+    """The photo as RGBA whose outer 15 % is transparent, fading over 8 pixels: a cut-out."""
+    height, width = photo.shape[:2]
+    alpha = np.zeros((height, width), np.uint8)
+    top, left = int(height * 0.15), int(width * 0.15)
+    alpha[top : height - top, left : width - left] = 255
+    alpha = cv2.GaussianBlur(alpha, (0, 0), 4)
+    return np.dstack([photo, alpha])
+
+
+def flattened(rgba: np.ndarray) -> np.ndarray:
+    """What an editor saves when it drops the transparency: the colour over white."""
+    alpha = rgba[..., 3:].astype(np.float64) / 255
+    return np.rint(rgba[..., :3] * alpha + 255 * (1 - alpha)).astype(np.uint8)
+
+
 def recognised(kind: str, relation: dict | None, result: dict) -> bool:
     """Whether the result's relation names the edit."""
+    if kind == "transparency":
+        return bool(relation and relation.get("transparency") == "removed")
     if kind == "greyscale":
         return bool(relation and relation.get("greyscale"))
     if relation is None:
@@ -116,14 +135,16 @@ def main() -> None:
     seen: dict[str, Counter] = defaultdict(Counter)
     squashed_agreement: list[float] = []
     for photo in photos:
-        for kind, copy in edits(photo, rng):
+        cut_out = with_transparent_margin(photo)
+        for kind, copy in [*edits(photo, rng), ("transparency", flattened(cut_out))]:
+            original = cut_out if kind == "transparency" else photo
             if kind == "aspect":
                 found = stretch_agreement(photo, copy)
                 if found is not None:
                     squashed_agreement.append(found[1])
             seen[kind]["copies"] += 1
             for method in METHODS:
-                result = service.compare(method, png(photo), png(copy), CompareOptions())
+                result = service.compare(method, png(original), png(copy), CompareOptions())
                 relation = result.relation.model_dump() if result.relation else None
                 if method == "ssim":
                     seen[kind]["recognised"] += recognised(kind, relation, result.model_dump())
@@ -139,8 +160,13 @@ def main() -> None:
         for method in METHODS:
             result = service.compare(method, png(a), png(b), CompareOptions())
             seen["different photos"][method] += result.verdict.value == "near-duplicate"
-            if method == "ssim":
-                seen["different photos"]["recognised"] += result.relation is not None
+            if method == "ssim":  # a claimed change, not just the sizes that differ
+                claimed = result.relation is not None and (
+                    result.relation.found_by
+                    or result.relation.scale_xy
+                    or result.relation.greyscale
+                )
+                seen["different photos"]["recognised"] += bool(claimed)
     squashed_agreement.sort()
     strangers.sort()
     print(
