@@ -16,14 +16,14 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade -c $(CONSTRAINTS) pip
 
-$(VENV)/.installed-run: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
-	@echo "make: installing the service and its dependencies into $(VENV) (pip, versions from $(CONSTRAINTS))"
-	$(PIP_INSTALL) -e .
+$(VENV)/.installed-run: pyproject.toml client/pyproject.toml $(CONSTRAINTS) | $(BIN)/python
+	@echo "make: installing the service, its dependencies and the isc client/command into $(VENV) (pip, versions from $(CONSTRAINTS))"
+	$(PIP_INSTALL) -e . -e ./client
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
+$(VENV)/.installed-test: pyproject.toml client/pyproject.toml $(CONSTRAINTS) | $(BIN)/python
 	@echo "make: installing the service and the test tools (pytest, ruff, mypy, playwright, schemathesis, matplotlib) into $(VENV) (pip, versions from $(CONSTRAINTS))"
-	$(PIP_INSTALL) -e '.[test]'
+	$(PIP_INSTALL) -e '.[test]' -e ./client
 	touch $@ $(VENV)/.installed-run
 
 ## Install and start the gateway on http://127.0.0.1:8000 (it starts the model worker itself).

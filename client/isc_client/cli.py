@@ -1,0 +1,255 @@
+"""``isc``: compare images from the shell and from CI.
+
+Exit codes, so that a pipeline can branch on them: 0 done; 1 the score is below
+``--fail-under`` (a visual regression); 2 a usage error (bad option, missing file); 3 the
+service could not be reached, timed out, or refused the request (its error code and message
+are printed).
+"""
+
+from __future__ import annotations
+
+import base64
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from isc_client.client import DEFAULT_TIMEOUT_S, DEFAULT_URL, Client
+from isc_client.errors import APIError, ISCError
+from shared.methods import ALL_METHODS, MethodName
+from shared.schemas import CompareAllResult, CompareResult, HeatmapFormat
+
+EXIT_BELOW_THRESHOLD = 1
+EXIT_USAGE = 2
+EXIT_SERVICE = 3
+
+app = typer.Typer(
+    name="isc",
+    help="Compare images with the Image Similarity Checker service.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+UrlOption = Annotated[
+    str, typer.Option("--url", envvar="ISC_URL", help="The service's address.", show_envvar=True)
+]
+KeyOption = Annotated[
+    str | None,
+    typer.Option("--api-key", envvar="ISC_API_KEY", help="API key (X-API-Key).", show_envvar=True),
+]
+TimeoutOption = Annotated[
+    float, typer.Option("--timeout", min=0.001, help="Seconds to wait for each answer.")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the service's JSON answer.")]
+ImagePath = Annotated[
+    Path, typer.Argument(exists=True, dir_okay=False, readable=True, show_default=False)
+]
+
+HEATMAP_SUFFIXES = {".png": HeatmapFormat.PNG, ".jpg": HeatmapFormat.JPEG}
+HEATMAP_SUFFIXES[".jpeg"] = HeatmapFormat.JPEG
+
+
+def _method(value: str) -> str:
+    """The method's canonical name, any case; a usage error (exit 2) for an unknown one."""
+    name = value.strip().lower()
+    if name != ALL_METHODS and name not in {m.value for m in MethodName}:
+        choices = ", ".join([*(m.value for m in MethodName), ALL_METHODS])
+        raise typer.BadParameter(f"unknown method {value!r}; use one of {choices}")
+    return name
+
+
+def _fail(error: ISCError) -> typer.Exit:
+    """Print why the service gave no result; exit 3."""
+    if isinstance(error, APIError):
+        err.print(f"isc: the service refused ({error.status_code} {error.code}): ", end="")
+        err.print(error.message, markup=False)
+    else:
+        err.print(f"isc: {error}", markup=False)
+    return typer.Exit(EXIT_SERVICE)
+
+
+def _save_data_url(data_url: str, path: Path) -> None:
+    path.write_bytes(base64.b64decode(data_url.split(",", 1)[1]))
+
+
+def _heatmap_paths(heatmap: Path, results: list[CompareResult], many: bool) -> dict[str, Path]:
+    """One file per result: ``out.png`` itself, or ``out-ssim.png``... for ``--method all``."""
+    if not many:
+        return {results[0].method.value: heatmap}
+    return {
+        r.method.value: heatmap.with_name(f"{heatmap.stem}-{r.method.value}{heatmap.suffix}")
+        for r in results
+    }
+
+
+def _print_result(result: CompareResult) -> None:
+    out.print(
+        f"[bold]{result.method.value}[/]  score [bold]{result.score:.4f}[/] "
+        f"({result.similarity_percent:.1f} %)  [bold]{result.verdict.value}[/]: ",
+        end="",
+    )
+    out.print(result.verdict_label, markup=False)
+    out.print(result.explanation, markup=False)
+    for warning in result.warnings:
+        err.print(f"warning: {warning}", markup=False)
+
+
+def _print_all(result: CompareAllResult) -> None:
+    out.print(result.summary, markup=False)
+    out.print(f"combined verdict: [bold]{result.combined.verdict.value}[/]")
+    table = Table("method", "score", "similarity", "verdict")
+    for each in result.results:
+        table.add_row(
+            each.method.value,
+            f"{each.score:.4f}",
+            f"{each.similarity_percent:.1f} %",
+            f"{each.verdict.value} ({each.verdict_label})",
+        )
+    for name, reason in result.unavailable.items():
+        table.add_row(name, "-", "-", f"unavailable: {reason}")
+    out.print(table)
+
+
+@app.command()
+def compare(
+    image_a: ImagePath,
+    image_b: ImagePath,
+    method: Annotated[
+        str,
+        typer.Option(
+            "--method", "-m", callback=_method, help="A method (see `isc methods`) or 'all'."
+        ),
+    ] = MethodName.SSIM.value,
+    align: Annotated[
+        bool | None,
+        typer.Option(
+            "--align/--no-align",
+            help="Register B onto A first (default: the method's own choice).",
+            show_default=False,
+        ),
+    ] = None,
+    heatmap: Annotated[
+        Path | None,
+        typer.Option(
+            "--heatmap", dir_okay=False, help="Save the heatmap here (.png or .jpg).", writable=True
+        ),
+    ] = None,
+    json_output: JsonOption = False,
+    fail_under: Annotated[
+        float | None,
+        typer.Option("--fail-under", help="Exit 1 when the score is below this (one method)."),
+    ] = None,
+    url: UrlOption = DEFAULT_URL,
+    api_key: KeyOption = None,
+    timeout: TimeoutOption = DEFAULT_TIMEOUT_S,
+) -> None:
+    """Compare IMAGE_A (the reference) with IMAGE_B: score, verdict and explanation."""
+    many = method == ALL_METHODS
+    if many and fail_under is not None:
+        raise typer.BadParameter(
+            "--fail-under needs one method's score (the methods' scales differ); pick a --method",
+            param_hint="--fail-under",
+        )
+    heatmap_format = HeatmapFormat.NONE
+    if heatmap is not None:
+        chosen = HEATMAP_SUFFIXES.get(heatmap.suffix.lower())
+        if chosen is None:
+            raise typer.BadParameter(
+                "the file must end in .png, .jpg or .jpeg", param_hint="--heatmap"
+            )
+        heatmap_format = chosen
+    try:
+        with (
+            Client(url, api_key=api_key, timeout=timeout) as client,
+            err.status(f"Comparing with {method}..."),
+        ):
+            answer: CompareResult | CompareAllResult = (
+                client.compare_all(image_a, image_b, align=align, heatmap_format=heatmap_format)
+                if many
+                else client.compare(
+                    image_a, image_b, method, align=align, heatmap_format=heatmap_format
+                )
+            )
+    except ISCError as error:
+        raise _fail(error) from error
+    results = answer.results if isinstance(answer, CompareAllResult) else [answer]
+    if json_output:
+        sys.stdout.write(answer.model_dump_json(indent=2) + "\n")
+    elif isinstance(answer, CompareAllResult):
+        _print_all(answer)
+    else:
+        _print_result(answer)
+    if heatmap is not None:
+        for result, path in zip(
+            results, _heatmap_paths(heatmap, results, many).values(), strict=True
+        ):
+            if result.heatmap is None:
+                err.print(f"isc: {result.method.value} drew no heatmap; {path} not written")
+                continue
+            _save_data_url(result.heatmap, path)
+            err.print(f"heatmap saved to {path}", markup=False)
+    if fail_under is not None and isinstance(answer, CompareResult) and answer.score < fail_under:
+        err.print(f"isc: score {answer.score:.4f} is below --fail-under {fail_under}")
+        raise typer.Exit(EXIT_BELOW_THRESHOLD)
+
+
+@app.command()
+def methods(
+    json_output: JsonOption = False,
+    url: UrlOption = DEFAULT_URL,
+    api_key: KeyOption = None,
+    timeout: TimeoutOption = 10.0,
+) -> None:
+    """List the methods, whether each can run now, and the upload limits."""
+    try:
+        with Client(url, api_key=api_key, timeout=timeout) as client:
+            listing = client.methods()
+    except ISCError as error:
+        raise _fail(error) from error
+    if json_output:
+        sys.stdout.write(listing.model_dump_json(indent=2) + "\n")
+        return
+    table = Table("method", "family", "state", "calibrated", "description")
+    for each in listing.methods:
+        table.add_row(
+            each.name.value,
+            each.family.value,
+            each.state.value + (f" ({each.reason})" if each.reason else ""),
+            "yes" if each.calibrated else "no",
+            each.description,
+        )
+    out.print(table)
+
+
+@app.command()
+def health(
+    json_output: JsonOption = False,
+    url: UrlOption = DEFAULT_URL,
+    api_key: KeyOption = None,
+    timeout: TimeoutOption = 10.0,
+) -> None:
+    """The gateway's and the worker's state."""
+    try:
+        with Client(url, api_key=api_key, timeout=timeout) as client:
+            report = client.health()
+    except ISCError as error:
+        raise _fail(error) from error
+    if json_output:
+        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
+        return
+    out.print(f"status [bold]{report.status}[/], worker {report.worker.value}")
+    if report.models_loaded:
+        out.print("models loaded: " + ", ".join(m.value for m in report.models_loaded))
+    for name, reason in report.models_unavailable.items():
+        out.print(f"{name} unavailable: {reason}", markup=False)
+
+
+def main() -> None:
+    """The ``isc`` entry point."""
+    app()
