@@ -1,0 +1,120 @@
+"""The ``isc`` command run as a subprocess (the installed entry point) against the real
+service on real photos: output, JSON, heatmap file and the exit codes a CI pipeline acts on."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from shared.schemas import CompareAllResult, CompareResult
+from tests.support.paths import PHOTOS, require
+from tests.support.service import Service, free_port
+
+ISC = Path(sys.executable).parent / "isc"
+
+
+def isc(*args: str | Path, url: str | None = None, **env: str) -> subprocess.CompletedProcess:
+    """Run ``isc`` with ``--url`` (when given) appended, ISC_* variables from ``env``."""
+    assert ISC.exists(), f"{ISC} missing: make test installs the client (pip install -e ./client)"
+    environment = {k: v for k, v in os.environ.items() if k not in ("ISC_URL", "ISC_API_KEY")}
+    command = [str(ISC), *map(str, args), *(["--url", url] if url else [])]
+    return subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**environment, "COLUMNS": "200", **env},
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def cats() -> tuple[Path, Path]:
+    return require(PHOTOS / "cat.png"), require(PHOTOS / "cat_2.png")
+
+
+def test_compare_prints_score_verdict_and_explanation(service: Service, cats) -> None:
+    done = isc("compare", *cats, "--method", "SSIM", url=service.base_url)
+    assert done.returncode == 0, done.stderr
+    first = done.stdout.splitlines()[0]
+    assert first.startswith("ssim  score 0.") and "%" in first
+    assert len(done.stdout) > 200  # the explanation follows
+
+
+def test_json_parses_into_the_schema_and_fail_under_sets_exit_1(service: Service, cats) -> None:
+    done = isc("compare", *cats, "--method", "ms_ssim", "--json", url=service.base_url)
+    assert done.returncode == 0, done.stderr
+    result = CompareResult.model_validate_json(done.stdout)
+    assert result.method.value == "ms_ssim" and result.heatmap is None  # numbers only
+    score = result.score
+    below = isc(
+        "compare",
+        *cats,
+        "-m",
+        "ms_ssim",
+        "--fail-under",
+        f"{score + 0.01:.4f}",
+        url=service.base_url,
+    )
+    at = isc("compare", *cats, "-m", "ms_ssim", "--fail-under", str(score), url=service.base_url)
+    assert below.returncode == 1 and "below --fail-under" in below.stderr
+    assert at.returncode == 0, at.stderr
+
+
+def test_method_all_as_json_and_as_a_table(service: Service, cats) -> None:
+    done = isc("compare", *cats, "--method", "all", "--json", url=service.base_url)
+    assert done.returncode == 0, done.stderr
+    result = CompareAllResult.model_validate_json(done.stdout)
+    table = isc("compare", *cats, "--method", "all", url=service.base_url)
+    assert table.returncode == 0, table.stderr
+    assert table.stdout.startswith(result.summary[:40])
+    for each in result.results:
+        assert f"{each.score:.4f}" in table.stdout
+
+
+def test_heatmap_is_written_as_a_real_image(service: Service, cats, tmp_path: Path) -> None:
+    out = tmp_path / "diff.png"
+    done = isc("compare", *cats, "-m", "pixel", "--heatmap", out, "--json", url=service.base_url)
+    assert done.returncode == 0, done.stderr
+    result = CompareResult.model_validate_json(done.stdout)
+    with Image.open(out) as heatmap:
+        assert heatmap.format == "PNG"
+        assert heatmap.size == (result.image_a.width, result.image_a.height)
+    jpeg = tmp_path / "diff.jpg"
+    assert isc("compare", *cats, "--heatmap", jpeg, url=service.base_url).returncode == 0
+    with Image.open(jpeg) as heatmap:
+        assert heatmap.format == "JPEG"
+
+
+def test_url_from_the_environment_methods_and_health(service: Service) -> None:
+    methods = isc("methods", "--json", ISC_URL=service.base_url)
+    health = isc("health", ISC_URL=service.base_url)
+    assert methods.returncode == 0 and '"ssim"' in methods.stdout
+    assert health.returncode == 0 and health.stdout.startswith("status ok, worker ready")
+
+
+def test_unreachable_or_refusing_service_exits_3(service: Service, cats, tmp_path: Path) -> None:
+    nowhere = isc("compare", *cats, url=f"http://127.0.0.1:{free_port()}")
+    assert nowhere.returncode == 3 and "no answer from" in nowhere.stderr
+    text = tmp_path / "notes.png"
+    text.write_text("not an image")
+    refused = isc("compare", cats[0], text, url=service.base_url)
+    assert refused.returncode == 3 and "the service refused (4" in refused.stderr
+
+
+def test_usage_errors_exit_2(service: Service, cats, tmp_path: Path) -> None:
+    usages = [
+        ("compare", *cats, "--method", "sift"),
+        ("compare", cats[0], tmp_path / "missing.png"),
+        ("compare", *cats, "--method", "all", "--fail-under", "0.5"),
+        ("compare", *cats, "--heatmap", tmp_path / "out.gif"),
+        ("compare", cats[0]),
+    ]
+    for args in usages:
+        done = isc(*args, url=service.base_url)
+        assert done.returncode == 2, (args, done.stdout, done.stderr)
