@@ -6,7 +6,7 @@ the worker is not there, 504 when it takes too long, and the worker's own 4xx/5x
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Protocol
 
 import httpx
@@ -127,6 +127,7 @@ class WorkerClient:
         heatmap_format: HeatmapFormat | None = None,
         request_id: str | None = None,
         difference_map: bool = False,
+        screenshot: Mapping[str, str] | None = None,
     ) -> WorkerAnswer:
         """Forward one comparison (or ``all``) and return the worker's answer as its bytes.
 
@@ -135,7 +136,8 @@ class WorkerClient:
         after the other, never joined (a copy of up to 40 MB on the event loop). The answer is
         the worker's typed ``CompareResult`` or ``CompareAllResult``; it is passed on without
         being parsed, validated or serialised again, which for results carrying large heatmaps
-        would cost more than the rest of the hop.
+        would cost more than the rest of the hop. ``screenshot`` holds the screenshot check's
+        query parameters (``api.routes.compare.screenshot_params``), already checked.
         """
         params: dict[str, str | int] = {"method": method, "image_a_bytes": len(image_a)}
         if align is not None:
@@ -144,6 +146,7 @@ class WorkerClient:
             params["heatmap_format"] = heatmap_format.value
         if difference_map:
             params["difference_map"] = "true"
+        params.update(screenshot or {})
         headers = {
             "Content-Type": "application/octet-stream",
             "Content-Length": str(len(image_a) + len(image_b)),

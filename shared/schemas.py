@@ -280,6 +280,102 @@ class ExtraHeatmap(BaseModel):
     legend: HeatmapLegend = Field(description="What the colours mean in this view.")
 
 
+class ChangedRegion(BaseModel):
+    """One connected area of changed pixels (8-connected), boxed in image A's pixels."""
+
+    x: int = Field(description="Left edge of the box, in image A's pixels.", examples=[412])
+    y: int = Field(description="Top edge of the box, in image A's pixels.", examples=[96])
+    width: int = Field(description="Width of the box in pixels.", examples=[9])
+    height: int = Field(description="Height of the box in pixels.", examples=[14])
+    pixels: int = Field(
+        description="Changed pixels in this area (at most width x height).", examples=[61]
+    )
+    mean_delta_e2000: float = Field(
+        description="Mean colour difference (CIEDE2000) of its changed pixels.", examples=[31.4]
+    )
+    max_delta_e2000: float = Field(
+        description="Largest colour difference (CIEDE2000) of its changed pixels.",
+        examples=[52.7],
+    )
+
+
+class ScreenshotCheck(BaseModel):
+    """The pixel method's exact comparison, as a visual-regression check (pixelmatch, odiff):
+    every pixel above the threshold is counted and boxed, none hidden by an average."""
+
+    passed: bool | None = Field(
+        description="true when the changed pixels are within max_changed_pixels and "
+        "max_changed_percent (and the sizes match); false otherwise; null when no limit was "
+        "given.",
+        examples=[False],
+    )
+    changed_pixels: int = Field(
+        description="Pixels whose colour differs by more than threshold_delta_e2000 (or whose "
+        "opacity changed by more than 2.5 of 255 levels), not anti-aliasing, outside the "
+        "ignored regions.",
+        examples=[204],
+    )
+    changed_percent: float = Field(
+        description="changed_pixels as a percentage of compared_pixels.", examples=[0.0098]
+    )
+    compared_pixels: int = Field(
+        description="Pixels compared: the common area of A and B less the ignored regions.",
+        examples=[2073600],
+    )
+    antialiased_pixels: int = Field(
+        description="Pixels above the threshold left out as anti-aliasing (pixelmatch's "
+        "detector) or as an edge moved by at most one pixel (A's colour found in B's 3x3 "
+        "neighbourhood and B's in A's); 0 with antialiasing=false.",
+        examples=[37],
+    )
+    ignored_pixels: int = Field(
+        description="Pixels of the common area inside ignore_regions.", examples=[0]
+    )
+    threshold_delta_e2000: float = Field(
+        description="Colour difference (CIEDE2000) above which a pixel counted as changed.",
+        examples=[2.3],
+    )
+    antialiasing: bool = Field(
+        description="Whether anti-aliased pixels and one-pixel edge shifts were detected and "
+        "left out (pixelmatch's detector, Vysniauskas 2009, plus the shift test).",
+        examples=[True],
+    )
+    max_changed_pixels: int | None = Field(
+        None, description="The limit given, if any.", examples=[0]
+    )
+    max_changed_percent: float | None = Field(
+        None, description="The limit given, if any.", examples=[None]
+    )
+    sizes_differ: bool = Field(
+        description="Whether A and B differ in size: then only their common top-left area was "
+        "compared, and a check with limits fails.",
+        examples=[False],
+    )
+    compared_width: int = Field(description="Width of the compared area.", examples=[1920])
+    compared_height: int = Field(description="Height of the compared area.", examples=[1080])
+    region_count: int = Field(
+        description="Connected areas of changed pixels in all (regions lists at most 100).",
+        examples=[3],
+    )
+    regions: list[ChangedRegion] = Field(
+        default_factory=list,
+        description="Boxes around the connected changed areas, in image A's pixels, largest "
+        "(most changed pixels) first, at most 100.",
+    )
+    summary: str = Field(
+        description="The check in one sentence, e.g. '3 regions changed (204 pixels, 0.0098 % "
+        "of the compared pixels): check failed'. It also opens the explanation.",
+        examples=["3 regions changed (204 pixels, 0.0098 % of the compared pixels)."],
+    )
+    diff_image: str | None = Field(
+        None,
+        description="Only with diff_image=true: a PNG data URL at image A's full size, "
+        "pixelmatch style: A faded in grey, changed pixels red, anti-aliased pixels yellow, "
+        "ignored regions and A's part outside the compared area dimmed.",
+        examples=[None],
+    )
+
+
 class CompareResult(BaseModel):
     """How alike two images are by one method, where they differ, and what that means."""
 
@@ -379,6 +475,14 @@ class CompareResult(BaseModel):
         default_factory=list,
         description="Anything that makes this result less trustworthy.",
         examples=[[]],
+    )
+    screenshot: ScreenshotCheck | None = Field(
+        None,
+        description="The pixel method's exact check (pass/fail, changed pixels, region "
+        "boxes, diff image), when the pair was compared pixel for pixel: same-size lossless "
+        "images (PNG, BMP, GIF, TIFF), or any screenshot option given (threshold, "
+        "antialiasing, ignore_regions, max_changed_pixels, max_changed_percent, diff_image). "
+        "Null otherwise and for other methods.",
     )
     timings: Timings = Field(description="Where the time went, in milliseconds.")
 

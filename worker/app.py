@@ -19,6 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from shared.body_limit import BodySizeLimitMiddleware
 from shared.errors import ErrorCode, ServiceError
 from shared.http_errors import install_error_handlers
+from shared.ignore_regions import parse_ignore_regions
 from shared.methods import MethodChoice
 from shared.schemas import (
     CompareAllResult,
@@ -142,6 +143,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         align: Annotated[bool | None, Query()] = None,
         heatmap_format: Annotated[HeatmapFormat | None, Query()] = None,
         difference_map: Annotated[bool, Query()] = False,
+        threshold: Annotated[float | None, Query(ge=0, le=200)] = None,
+        antialiasing: Annotated[bool | None, Query()] = None,
+        ignore_regions: Annotated[str | None, Query()] = None,
+        max_changed_pixels: Annotated[int | None, Query(ge=0)] = None,
+        max_changed_percent: Annotated[float | None, Query(ge=0, le=100)] = None,
+        diff_image: Annotated[bool, Query()] = False,
     ) -> Response:
         """Both files arrive as one raw body, A then B: the gateway has checked them already,
         and a multipart body would only be encoded there and parsed again here."""
@@ -155,6 +162,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             align=align,
             heatmap_format=heatmap_format or settings.heatmap_format,
             difference_map=difference_map,
+            threshold=threshold,
+            antialiasing=antialiasing,
+            ignore_regions=_ignore_regions(ignore_regions),
+            max_changed_pixels=max_changed_pixels,
+            max_changed_percent=max_changed_percent,
+            diff_image=diff_image,
         )
         try:
             # In a worker thread (at most worker_threads at once): the event loop keeps
@@ -176,3 +189,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return service.compare(choice, data_a, data_b, options).model_dump_json().encode()
 
     return app
+
+
+def _ignore_regions(text: str | None) -> tuple[tuple[int, int, int, int], ...]:
+    """The rectangles, or a 422 naming the field (the gateway checks first; this is for a
+    worker called directly)."""
+    try:
+        return parse_ignore_regions(text)
+    except ValueError as error:
+        raise ServiceError(
+            ErrorCode.VALIDATION_ERROR, str(error), {"field": "ignore_regions"}
+        ) from None

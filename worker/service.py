@@ -165,6 +165,17 @@ def run_method(
         preparation = (
             f"{orientation.describe()}: it was turned back before comparing. {preparation}"
         )
+    explanation = explain(
+        method_name,
+        comparison.score,
+        verdict,
+        thresholds,
+        availability.weights,
+        preparation,
+        comparison.alignment,
+    )
+    if comparison.screenshot is not None:  # a change is named first, never averaged away
+        explanation = f"{comparison.screenshot.summary} {explanation}"
     return CompareResult(
         method=method_name,
         family=METHOD_INFO[method_name].family,
@@ -173,15 +184,7 @@ def run_method(
         verdict=verdict,
         verdict_label=verdict_label(METHOD_INFO[method_name].family, verdict),
         calibrated=thresholds is not None,
-        explanation=explain(
-            method_name,
-            comparison.score,
-            verdict,
-            thresholds,
-            availability.weights,
-            preparation,
-            comparison.alignment,
-        ),
+        explanation=explanation,
         heatmap=heatmap,
         heatmap_legend=comparison.legend,
         extra_heatmaps=extra,
@@ -195,6 +198,7 @@ def run_method(
         weights=availability.weights,
         warnings=comparison.warnings,
         precision=comparison.precision,
+        screenshot=comparison.screenshot,
         timings=Timings(
             decode_ms=decode_ms,
             compute_ms=times["compute"],
@@ -213,6 +217,7 @@ def _result_size(result: CompareResult | CompareAllResult) -> int:
     return sum(
         len(r.heatmap or "")
         + len(r.difference_map or "")
+        + len(r.screenshot.diff_image or "" if r.screenshot else "")
         + sum(len(view.image) for view in r.extra_heatmaps)
         + 4096
         for r in results

@@ -14,6 +14,7 @@ from shared.schemas import (
     HeatmapFormat,
     HeatmapLegend,
     MethodState,
+    ScreenshotCheck,
     WeightsSource,
 )
 from worker.decode import DecodedImage
@@ -50,6 +51,31 @@ class CompareOptions:
     heatmap_format: HeatmapFormat = HeatmapFormat.JPEG
     difference_map: bool = False
     """Also return the difference values as a grey PNG at A's size (``difference_map``)."""
+    # The screenshot check (pixel method; ``worker.screenshot``). Tuples and scalars only: the
+    # options are part of the result-cache key. None: not given (the default applies).
+    threshold: float | None = None
+    """Delta E00 above which a pixel counts as changed; None: the configured JND."""
+    antialiasing: bool | None = None
+    """Leave anti-aliased pixels out; None: on (the default), but not asked for."""
+    ignore_regions: tuple[tuple[int, int, int, int], ...] = ()
+    """Rectangles x, y, w, h of A that are not compared."""
+    max_changed_pixels: int | None = None
+    max_changed_percent: float | None = None
+    diff_image: bool = False
+    """Return the pixelmatch-style diff PNG at A's full size."""
+
+    @property
+    def screenshot_requested(self) -> bool:
+        """Whether any screenshot option was given: the pixel method then compares the pair
+        pixel for pixel at full resolution, whatever its format."""
+        return (
+            self.threshold is not None
+            or self.antialiasing is not None
+            or bool(self.ignore_regions)
+            or self.max_changed_pixels is not None
+            or self.max_changed_percent is not None
+            or self.diff_image
+        )
 
     @property
     def orient(self) -> bool:
@@ -97,6 +123,8 @@ class Comparison:
     precision: str | None = None
     heatmap_max_side: int | None = None
     """A method whose map is coarse may ask for a smaller heatmap than the configured one."""
+    screenshot: ScreenshotCheck | None = None
+    """The exact pixel-for-pixel check (pixel method on screenshots), for the result."""
 
 
 class Method(Protocol):

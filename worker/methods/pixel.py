@@ -21,10 +21,16 @@ import numpy as np
 from skimage.color import deltaE_ciede2000, rgb2lab
 
 from shared.methods import MethodName
-from shared.schemas import HeatmapLegend, MethodState, WeightsSource
+from shared.schemas import HeatmapLegend, MethodState, ScreenshotCheck, WeightsSource
 from worker.decode import DecodedImage
-from worker.geometry import prepare_pair
+from worker.geometry import greyscale_side, prepare_pair
 from worker.methods.base import Availability, CompareOptions, Comparison
+from worker.screenshot import (
+    LOSSLESS_FORMATS,
+    changed_regions,
+    diff_image,
+    exact_difference,
+)
 from worker.transparency import either_has_alpha, with_alpha
 
 # The commonly cited just-noticeable colour difference (G. Sharma, Digital Color Imaging
@@ -75,7 +81,10 @@ class PixelDifferenceMethod:
 
     def compare(self, a: DecodedImage, b: DecodedImage, options: CompareOptions) -> Comparison:
         """CIEDE2000 per pixel after alignment; changed = above the JND beyond anti-aliasing,
-        in colour or (when either image has transparency) in opacity."""
+        in colour or (when either image has transparency) in opacity. Screenshots (same-size
+        lossless images, or any screenshot option given) are compared exactly instead."""
+        if exact_comparison_applies(a, b, options):
+            return self._compare_exact(a, b, options)
         transparent = either_has_alpha(a, b)
         if transparent:  # the alpha travels with the colour through the same geometry
             frame = prepare_pair(with_alpha(a), with_alpha(b), align=bool(options.align))
@@ -144,12 +153,110 @@ class PixelDifferenceMethod:
             },
         )
 
-    def _legend(self, transparent: bool) -> HeatmapLegend:
+    def _compare_exact(
+        self, a: DecodedImage, b: DecodedImage, options: CompareOptions
+    ) -> Comparison:
+        """Pixel for pixel at full resolution over the common top-left area, no smoothing, no
+        alignment (``worker.screenshot``): every change above the threshold is counted."""
+        threshold = options.threshold if options.threshold is not None else self.jnd
+        detect_aa = options.antialiasing is not False
+        height = min(a.pixels.shape[0], b.pixels.shape[0])
+        width = min(a.pixels.shape[1], b.pixels.shape[1])
+        sizes_differ = a.pixels.shape[:2] != b.pixels.shape[:2]
+        difference = exact_difference(
+            a.pixels[:height, :width],
+            b.pixels[:height, :width],
+            None if a.alpha is None else a.alpha[:height, :width],
+            None if b.alpha is None else b.alpha[:height, :width],
+            threshold,
+            detect_aa,
+            options.ignore_regions,
+        )
+        changed = difference.changed
+        changed_count = int(changed.sum())
+        ignored = int(difference.ignored.sum())
+        compared = height * width - ignored
+        compared_or_1 = compared or 1
+        share = changed_count / compared_or_1
+        regions, region_count = changed_regions(changed, difference.delta)
+        check = ScreenshotCheck(
+            passed=_passed(options, changed_count, share, sizes_differ),
+            changed_pixels=changed_count,
+            changed_percent=round(share * 100, 6),
+            compared_pixels=compared,
+            antialiased_pixels=int(difference.antialiased.sum()),
+            ignored_pixels=ignored,
+            threshold_delta_e2000=threshold,
+            antialiasing=detect_aa,
+            max_changed_pixels=options.max_changed_pixels,
+            max_changed_percent=options.max_changed_percent,
+            sizes_differ=sizes_differ,
+            compared_width=width,
+            compared_height=height,
+            region_count=region_count,
+            regions=regions,
+            summary="",
+            diff_image=diff_image(a.pixels, difference) if options.diff_image else None,
+        )
+        check.summary = check_summary(check)
+        delta = difference.delta
+        span = max(DISPLAY_SPAN - threshold, 1e-6)
+        heat = np.where(
+            changed, 0.35 + 0.65 * np.clip((delta - threshold) / span, 0.0, 1.0), 0.0
+        ).astype(np.float32)
+        full = np.full(a.pixels.shape[:2], np.nan, dtype=np.float32)
+        full[:height, :width] = heat
+        kept = delta[~difference.ignored]
+        note = f"Compared pixel for pixel at full resolution ({width}x{height}), without "
+        note += "resizing, smoothing or alignment"
+        note += ", anti-aliased and one-pixel-shifted edge pixels left out." if detect_aa else "."
+        if sizes_differ:
+            note += (
+                f" The sizes differ ({a.pixels.shape[1]}x{a.pixels.shape[0]} and "
+                f"{b.pixels.shape[1]}x{b.pixels.shape[0]}): only the common top-left area "
+                f"was compared."
+            )
+        if ignored:
+            note += f" {len(options.ignore_regions)} ignored region(s), {ignored} pixels."
+        warnings = []
+        if a.reduced or b.reduced:
+            warnings.append(
+                "An image was decoded at reduced scale (over ISC_MAX_IMAGE_PIXELS): pixel "
+                "coordinates are those of the reduced image."
+            )
+        if a.alpha is not None or b.alpha is not None:
+            note += _transparency_note(a, b, float(difference.alpha_changed.sum()) / compared_or_1)
+        # The score counts colour as seen over white, as the smoothed comparison does (a copy
+        # whose transparency was flattened is the same picture); the check counts opacity too.
+        colour_share = float(difference.colour_changed.sum()) / compared_or_1
+        return Comparison(
+            score=1.0 - colour_share,
+            difference_map=full,
+            legend=self._legend(a.alpha is not None or b.alpha is not None, threshold),
+            preparation=note,
+            warnings=warnings,
+            metrics={
+                "changed_percent": round(colour_share * 100, 4),
+                "changed_pixels": float(difference.colour_changed.sum()),
+                "compared_pixels": float(compared),
+                "alpha_changed_percent": round(
+                    float(difference.alpha_changed.sum()) / compared_or_1 * 100, 4
+                ),
+                "antialiased_pixels": float(check.antialiased_pixels),
+                "mean_delta_e2000": round(float(kept.mean()) if kept.size else 0.0, 4),
+                "max_delta_e2000": round(float(kept.max()) if kept.size else 0.0, 4),
+                "jnd_delta_e2000": threshold,
+            },
+            screenshot=check,
+        )
+
+    def _legend(self, transparent: bool, jnd: float | None = None) -> HeatmapLegend:
+        jnd = self.jnd if jnd is None else jnd
         opacity = f", or opacity changed by more than {ALPHA_JND:g} of 255" if transparent else ""
         return HeatmapLegend(
-            low=f"blue: no visible change (colour difference below {self.jnd:g} delta E00, "
+            low=f"blue: no visible change (colour difference below {jnd:g} delta E00, "
             "or explained by anti-aliasing)",
-            high=f"green to red: visibly changed, from {self.jnd:g} to {DISPLAY_SPAN:g}+ "
+            high=f"green to red: visibly changed, from {jnd:g} to {DISPLAY_SPAN:g}+ "
             f"delta E00 (CIEDE2000){opacity}",
             no_counterpart="grey: this part of A has no counterpart in B",
             scale=f"changed pixels start at green; red = a colour difference of "
@@ -173,3 +280,70 @@ def _transparency_note(a: DecodedImage, b: DecodedImage, alpha_share: float) -> 
         f" Transparency is the same ({owners} transparency; opacity compared with the colour, "
         f"colour over white)."
     )
+
+
+def exact_comparison_applies(a: DecodedImage, b: DecodedImage, options: CompareOptions) -> bool:
+    """Screenshots are compared exactly: when a screenshot option was given, or both images
+    are the same size in a lossless format (a PNG pair from a browser, not JPEG photos, whose
+    compression noise the smoothed comparison is there to forgive). Not a colour picture
+    against its greyscale copy, which the smoothed comparison compares in grey."""
+    if options.screenshot_requested:
+        return True
+    return (
+        a.pixels.shape[:2] == b.pixels.shape[:2]
+        and a.info.format in LOSSLESS_FORMATS
+        and b.info.format in LOSSLESS_FORMATS
+        and greyscale_side(a.pixels, b.pixels) is None
+    )
+
+
+def _passed(options: CompareOptions, changed: int, share: float, sizes_differ: bool) -> bool | None:
+    """Within the limits given (and the same size); None when no limit was given."""
+    if options.max_changed_pixels is None and options.max_changed_percent is None:
+        return None
+    if sizes_differ:
+        return False
+    if options.max_changed_pixels is not None and changed > options.max_changed_pixels:
+        return False
+    return not (
+        options.max_changed_percent is not None and share * 100 > options.max_changed_percent
+    )
+
+
+def check_summary(check: ScreenshotCheck) -> str:
+    """One sentence that never hides a change: 'N regions changed (...)', then the verdict."""
+    if check.changed_pixels:
+        regions = "1 region" if check.region_count == 1 else f"{check.region_count} regions"
+        text = (
+            f"{regions} changed ({check.changed_pixels} pixels, "
+            f"{check.changed_percent:.4g} % of the compared pixels, above "
+            f"{check.threshold_delta_e2000:g} delta E00)"
+        )
+    else:
+        text = f"No pixel changed by more than {check.threshold_delta_e2000:g} delta E00"
+    extras = []
+    if check.antialiased_pixels:
+        extras.append(
+            f"{check.antialiased_pixels} anti-aliased or one-pixel-shifted edge pixels left out"
+        )
+    if check.ignored_pixels:
+        extras.append(f"{check.ignored_pixels} pixels in ignored regions")
+    if extras:
+        text += "; " + ", ".join(extras)
+    text += "."
+    if check.sizes_differ:
+        text += (
+            f" The sizes differ: only the common {check.compared_width}x"
+            f"{check.compared_height} area was compared."
+        )
+    if check.passed is True:
+        text += " Check passed."
+    elif check.passed is False:
+        limits = []
+        if check.max_changed_pixels is not None:
+            limits.append(f"max_changed_pixels={check.max_changed_pixels}")
+        if check.max_changed_percent is not None:
+            limits.append(f"max_changed_percent={check.max_changed_percent:g}")
+        why = "the sizes differ" if check.sizes_differ else "over " + " and ".join(limits)
+        text += f" Check failed ({why})."
+    return text
