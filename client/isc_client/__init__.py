@@ -19,6 +19,7 @@ from isc_client.errors import (
     ServiceUnreachable,
     TooManyRequests,
     Unauthorized,
+    UnexpectedAnswer,
 )
 from isc_client.retry import NO_RETRY, RetryPolicy
 from shared.errors import ErrorCode
@@ -51,6 +52,7 @@ __all__ = [
     "ServiceUnreachable",
     "TooManyRequests",
     "Unauthorized",
+    "UnexpectedAnswer",
     "Verdict",
     "__version__",
 ]

@@ -2,8 +2,8 @@
 
 Exit codes, so that a pipeline can branch on them: 0 done; 1 the score is below
 ``--fail-under`` (a visual regression); 2 a usage error (bad option, missing file); 3 the
-service could not be reached, timed out, or refused the request (its error code and message
-are printed).
+service could not be reached, timed out, refused the request (its error code and message are
+printed) or answered something that is not the service's answer.
 """
 
 from __future__ import annotations
@@ -162,6 +162,10 @@ def compare(
         if chosen is None:
             raise typer.BadParameter(
                 "the file must end in .png, .jpg or .jpeg", param_hint="--heatmap"
+            )
+        if not heatmap.parent.is_dir():  # refused before the comparison, not after it
+            raise typer.BadParameter(
+                f"the folder {heatmap.parent} does not exist", param_hint="--heatmap"
             )
         heatmap_format = chosen
     try:

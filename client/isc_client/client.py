@@ -14,12 +14,13 @@ from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 
 import httpx
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from isc_client.errors import (
     ISCError,
     RequestTimedOut,
     ServiceUnreachable,
+    UnexpectedAnswer,
     error_from_response,
 )
 from isc_client.images import ImageInput, to_upload
@@ -59,7 +60,15 @@ class _Call(Generic[Model]):
         """The typed answer, or the typed exception for an error answer."""
         if not response.is_success:
             raise error_from_response(response)
-        return self.answer.model_validate_json(response.content)
+        try:
+            return self.answer.model_validate_json(response.content)
+        except ValidationError as exc:
+            raise UnexpectedAnswer(
+                f"{response.request.method} {response.request.url} answered "
+                f"{response.status_code} with something other than a {self.answer.__name__} "
+                f"({response.headers.get('Content-Type', 'no content type')}): "
+                "is the address that of the service?"
+            ) from exc
 
 
 def _form_value(value: bool | str | None) -> str | None:

@@ -27,6 +27,11 @@ class RequestTimedOut(ISCError):
     """The service did not answer within the client's timeout (see ``Client(timeout=...)``)."""
 
 
+class UnexpectedAnswer(ISCError):
+    """A success status whose body is not the answer this call expects: usually ``base_url``
+    points at some other server, or the service is of an incompatible version."""
+
+
 class APIError(ISCError):
     """The service answered with an error: ``code`` says which (switch on it), ``message`` says
     what to do, ``status_code`` is the HTTP status. ``code`` is an ``ErrorCode`` when the service

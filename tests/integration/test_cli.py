@@ -3,9 +3,12 @@ service on real photos: output, JSON, heatmap file and the exit codes a CI pipel
 
 from __future__ import annotations
 
+import functools
+import http.server
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -107,12 +110,31 @@ def test_unreachable_or_refusing_service_exits_3(service: Service, cats, tmp_pat
     assert refused.returncode == 3 and "the service refused (4" in refused.stderr
 
 
+def test_another_server_at_the_address_exits_3(cats, tmp_path: Path) -> None:
+    """A real HTTP server that is not the service: 200 with a web page, 404, 501."""
+    (tmp_path / "health").write_text("<html>not the service</html>")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        page, missing, refused = (
+            isc("health", url=url),
+            isc("methods", url=url),
+            isc("compare", *cats, url=url),
+        )
+        server.shutdown()
+    assert page.returncode == 3 and "is the address that of the service?" in page.stderr
+    assert missing.returncode == 3 and "refused (404" in missing.stderr
+    assert refused.returncode == 3 and "refused (501" in refused.stderr
+
+
 def test_usage_errors_exit_2(service: Service, cats, tmp_path: Path) -> None:
     usages = [
         ("compare", *cats, "--method", "sift"),
         ("compare", cats[0], tmp_path / "missing.png"),
         ("compare", *cats, "--method", "all", "--fail-under", "0.5"),
         ("compare", *cats, "--heatmap", tmp_path / "out.gif"),
+        ("compare", *cats, "--heatmap", tmp_path / "no-such-folder" / "out.png"),
         ("compare", cats[0]),
     ]
     for args in usages:

@@ -24,6 +24,7 @@ from isc_client import (
     ServiceUnreachable,
     TooManyRequests,
     Unauthorized,
+    UnexpectedAnswer,
 )
 from isc_client.retry import parse_retry_after
 from shared.errors import ServiceError
@@ -238,3 +239,14 @@ def test_async_client_maps_errors_and_retries_the_same_way() -> None:
 
     asyncio.run(run())
     assert sleeps == [0.25]
+
+
+def test_a_success_that_is_not_the_services_answer_is_named() -> None:
+    page = httpx.Response(
+        200, text="<html>Welcome to nginx</html>", headers={"Content-Type": "text/html"}
+    )
+    with (
+        _client(lambda request: page) as client,
+        pytest.raises(UnexpectedAnswer, match="HealthResponse"),
+    ):
+        client.health()
