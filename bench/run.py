@@ -21,7 +21,10 @@ Measures, on this machine, in this run:
 6. peak memory (RSS) of the worker, the gateway and the original app;
 7. what alignment costs a pair that did not move: the default SSIM request (alignment on)
    against ``align=false`` on 30 distinct 1024x768 photos and their degraded copies (JPEG,
-   blur, noise), the two alternating, in the worker's comparison service in process.
+   blur, noise), the two alternating, in the worker's comparison service in process;
+8. a screenshot check: a 1920x1080 pair of PNG screenshots (Chromium, one price and the clock
+   changed) compared with regions and a diff image, against ``pixelmatch`` (the Python port) on
+   the same decoded pixels with its diff output, and the changed pixels each finds.
 The table is printed and saved as JSON in bench/results/.
 """
 
@@ -222,6 +225,88 @@ def bench_alignment_cost(factory: ImageFactory, pairs: int = 30, rounds: int = 3
         "scores_equal": equal,
         "requests": len(on_s),
     }
+
+
+# ---- 8. screenshot check against pixelmatch ----------------------------------------------------
+
+
+def bench_screenshots(rounds: int = 7, pixelmatch_rounds: int = 2) -> dict:
+    """The pixel method's exact check (anti-aliasing on, regions, diff PNG, pass/fail) on a
+    full-HD pair of real screenshots, against pixelmatch's Python port with its diff output;
+    both from the decoded pixels. Also the whole worker path (decode both PNGs, check, heatmap,
+    diff image) in the worker's comparison service in process."""
+    from pixelmatch import pixelmatch
+
+    from tests.support.screenshots import chromium, dashboard_html, render
+    from worker.decode import DecodedImage, decode_image
+    from worker.methods.pixel import PixelDifferenceMethod
+
+    with chromium() as browser:
+        shot_a = render(browser, dashboard_html(), 1920, 1080)
+        shot_b = render(browser, dashboard_html(price="$59.99", clock="10:42:13"), 1920, 1080)
+    image_a, image_b = (decode_image(data, "shot", 10**8) for data in (shot_a, shot_b))
+    method = PixelDifferenceMethod()
+    options = CompareOptions(diff_image=True, max_changed_pixels=0)
+    method.compare(image_a, image_b, options)  # warm-up
+    ours_s, comparison = timed(lambda: method.compare(image_a, image_b, options), rounds)
+    check = comparison.screenshot
+    assert check is not None
+    # What the full resolution costs against the smoothed comparison at WORK_SIDE that photos
+    # get (the same pixels without a format: not taken for screenshots, no option given).
+    photo_a, photo_b = (DecodedImage.from_pixels(image.pixels) for image in (image_a, image_b))
+    smoothed_s, _ = timed(lambda: method.compare(photo_a, photo_b, CompareOptions()), 3)
+    settings = Settings(cnn_methods="", result_cache_bytes=0)
+    service = ComparisonService(build_registry(settings), settings)
+    whole_s, _ = timed(lambda: service.compare("pixel", shot_a, shot_b, options), rounds)
+    height, width = image_a.pixels.shape[:2]
+    opaque = np.full((height, width, 1), 255, np.uint8)
+    rgba_a = np.concatenate([image_a.pixels, opaque], axis=2).tobytes()
+    rgba_b = np.concatenate([image_b.pixels, opaque], axis=2).tobytes()
+
+    def theirs() -> int:
+        return pixelmatch(rgba_a, rgba_b, width, height, bytearray(len(rgba_a)))
+
+    theirs_s, theirs_count = timed(theirs, pixelmatch_rounds)
+    return {
+        "size": f"{width}x{height}",
+        "ours_ms": median_ms(ours_s),
+        "ours_service_ms": median_ms(whole_s),
+        "smoothed_work_side_ms": median_ms(smoothed_s),
+        "pixelmatch_ms": median_ms(theirs_s),
+        "speedup": round(statistics.median(theirs_s) / statistics.median(ours_s), 1),
+        "service_speedup": round(statistics.median(theirs_s) / statistics.median(whole_s), 1),
+        "ours_changed_pixels": check.changed_pixels,
+        "ours_regions": check.region_count,
+        "ours_antialiased_pixels": check.antialiased_pixels,
+        "pixelmatch_changed_pixels": theirs_count,
+        "rounds": rounds,
+        "pixelmatch_rounds": pixelmatch_rounds,
+    }
+
+
+def print_screenshots(shots: dict) -> None:
+    """Section 8 of the table."""
+    print(
+        f"\n== Screenshot check, {shots['size']} PNG pair from Chromium (a price and the clock "
+        "changed), anti-aliasing on both sides"
+    )
+    print(
+        f"  pixelmatch 0.4 (Python port), diff output {shots['pixelmatch_ms']:>9.1f} ms   1.0x  "
+        f"changed {shots['pixelmatch_changed_pixels']} px"
+    )
+    print(
+        f"  ours: check + {shots['ours_regions']} regions + diff PNG {shots['ours_ms']:>9.1f} ms  "
+        f"{shots['speedup']:>5.1f}x faster  changed {shots['ours_changed_pixels']} px "
+        f"({shots['ours_antialiased_pixels']} anti-aliased or shifted left out)"
+    )
+    print(
+        f"  ours, whole worker path (decode, heatmap) {shots['ours_service_ms']:>9.1f} ms  "
+        f"{shots['service_speedup']:>5.1f}x faster"
+    )
+    print(
+        f"  (the smoothed comparison at 1024 px that photos get: {shots['smoothed_work_side_ms']:.1f}"
+        " ms on the same pair)"
+    )
 
 
 # ---- 2 and 5. bare forward passes, bfloat16 ---------------------------------------------------
@@ -628,6 +713,7 @@ def print_table(results: dict) -> None:
         f"  worker {ours['worker_peak_rss_mb']} MB (all models loaded), gateway "
         f"{ours['gateway_peak_rss_mb']} MB, original app {results['services']['original']['peak_rss_mb']} MB"
     )
+    print_screenshots(results["screenshots"])
     weights = {name: results["forward"][name]["weights"] for name in CNNS}
     print(f"\nCNN weights used: {weights} (random-init has the same speed as ImageNet weights)")
 
@@ -647,6 +733,7 @@ def main() -> None:
         "ssim": bench_ssim(photos),
     }
     results["alignment"] = bench_alignment_cost(factory)
+    results["screenshots"] = bench_screenshots()
     results["forward"], bare_models = bench_forward_and_bf16(factory)
     results["services"] = bench_services(factory, args.requests, bare_models)
     results["seconds"] = round(time.time() - started, 1)

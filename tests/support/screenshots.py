@@ -50,9 +50,35 @@ def chromium() -> Iterator[Browser]:
             browser.close()
 
 
-def render(browser: Browser, html: str) -> bytes:
-    """The page as a PNG screenshot of ``WIDTH`` x ``HEIGHT`` pixels."""
-    page = browser.new_page(viewport={"width": WIDTH, "height": HEIGHT}, device_scale_factor=1)
+def dashboard_html(price: str = "$49.99", clock: str = "10:41:07") -> str:
+    """A full-HD page of 48 product cards (text, borders, a chart line each): what a CI check
+    of a web page meets; the first card shows ``price`` and the header ``clock``."""
+    cards = []
+    for index in range(48):
+        row, column = divmod(index, 8)
+        shown = price if index == 0 else f"${(index * 7.31) % 90 + 9:.2f}"
+        cards.append(
+            f'<div class="card" style="left:{24 + column * 236}px;top:{110 + row * 160}px">'
+            f"<b>Product {index + 1}</b><span>{shown}</span>"
+            f'<svg width="200" height="50"><polyline fill="none" stroke="#37c" '
+            f'stroke-width="1.5" points="0,{40 - index % 9 * 3} 50,{20 + index % 5 * 4} '
+            f'100,{30 - index % 7 * 2} 150,{10 + index % 4 * 6} 200,{25}"/></svg></div>'
+        )
+    return f"""<!doctype html><html><head><style>
+body {{ margin: 0; background: #f4f6f8; font: 15px sans-serif; color: #222; }}
+header {{ height: 80px; background: #123; color: #fff; font-size: 28px; padding: 20px 24px;
+          box-sizing: border-box; }}
+#clock {{ position: absolute; right: 40px; top: 24px; color: #9cf; font: 24px monospace; }}
+.card {{ position: absolute; width: 212px; height: 140px; background: #fff; border-radius: 8px;
+         border: 1px solid #ccd; padding: 10px; box-sizing: border-box; }}
+.card span {{ display: block; color: #a00; font-size: 22px; margin: 6px 0; }}
+</style></head><body><header>Catalogue</header><div id="clock">{clock}</div>
+{"".join(cards)}</body></html>"""
+
+
+def render(browser: Browser, html: str, width: int = WIDTH, height: int = HEIGHT) -> bytes:
+    """The page as a PNG screenshot of ``width`` x ``height`` pixels."""
+    page = browser.new_page(viewport={"width": width, "height": height}, device_scale_factor=1)
     try:
         page.set_content(html)
         return page.screenshot(type="png")

@@ -21,7 +21,7 @@ from worker.methods.pixel import PixelDifferenceMethod
 from worker.screenshot import (
     DIM,
     FADE,
-    _keys,
+    Picture,
     antialiased,
     changed_regions,
     diff_image,
@@ -87,7 +87,7 @@ def test_anti_aliasing_detection_agrees_with_pixelmatch_pixel_by_pixel() -> None
     height, width = a.shape[:2]
     ys, xs = np.nonzero(np.any(a != b, axis=2))
     assert ys.size > 50
-    ours = antialiased(luma_of(a), _keys(a, None), _keys(b, None), ys, xs)
+    ours = antialiased(Picture(a), Picture(b), ys, xs)
     rgba_a = np.dstack([a, np.full((height, width), 255, np.uint8)]).ravel().tolist()
     rgba_b = np.dstack([b, np.full((height, width), 255, np.uint8)]).ravel().tolist()
     theirs = [
