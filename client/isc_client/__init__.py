@@ -22,6 +22,7 @@ from isc_client.errors import (
     UnexpectedAnswer,
 )
 from isc_client.retry import NO_RETRY, RetryPolicy
+from isc_client.screenshot import ScreenshotOptions
 from shared.errors import ErrorCode
 from shared.schemas import (
     CompareAllResult,
@@ -29,6 +30,7 @@ from shared.schemas import (
     HealthResponse,
     HeatmapFormat,
     MethodsResponse,
+    ScreenshotCheck,
     Verdict,
 )
 
@@ -48,6 +50,8 @@ __all__ = [
     "MethodsResponse",
     "RequestTimedOut",
     "RetryPolicy",
+    "ScreenshotCheck",
+    "ScreenshotOptions",
     "ServiceUnavailable",
     "ServiceUnreachable",
     "TooManyRequests",

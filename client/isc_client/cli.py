@@ -1,9 +1,9 @@
 """``isc``: compare images from the shell and from CI.
 
 Exit codes, so that a pipeline can branch on them: 0 done; 1 the score is below
-``--fail-under`` (a visual regression); 2 a usage error (bad option, missing file); 3 the
-service could not be reached, timed out, refused the request (its error code and message are
-printed) or answered something that is not the service's answer.
+``--fail-under`` or the screenshot check failed (a visual regression); 2 a usage error (bad
+option, missing file); 3 the service could not be reached, timed out, refused the request (its
+error code and message are printed) or answered something that is not the service's answer.
 """
 
 from __future__ import annotations
@@ -19,8 +19,10 @@ from rich.table import Table
 
 from isc_client.client import DEFAULT_TIMEOUT_S, DEFAULT_URL, Client
 from isc_client.errors import APIError, ISCError
+from isc_client.screenshot import ScreenshotOptions
+from shared.ignore_regions import parse_ignore_regions
 from shared.methods import ALL_METHODS, MethodName
-from shared.schemas import CompareAllResult, CompareResult, HeatmapFormat
+from shared.schemas import CompareAllResult, CompareResult, HeatmapFormat, ScreenshotCheck
 
 EXIT_BELOW_THRESHOLD = 1
 EXIT_USAGE = 2
@@ -51,8 +53,12 @@ ImagePath = Annotated[
     Path, typer.Argument(exists=True, dir_okay=False, readable=True, show_default=False)
 ]
 
-HEATMAP_SUFFIXES = {".png": HeatmapFormat.PNG, ".jpg": HeatmapFormat.JPEG}
-HEATMAP_SUFFIXES[".jpeg"] = HeatmapFormat.JPEG
+HEATMAP_SUFFIXES = {
+    ".png": HeatmapFormat.PNG,
+    ".jpg": HeatmapFormat.JPEG,
+    ".jpeg": HeatmapFormat.JPEG,
+}
+SCREENSHOT_PANEL = "Screenshot check (pixel method)"
 
 
 def _method(value: str) -> str:
@@ -62,6 +68,47 @@ def _method(value: str) -> str:
         choices = ", ".join([*(m.value for m in MethodName), ALL_METHODS])
         raise typer.BadParameter(f"unknown method {value!r}; use one of {choices}")
     return name
+
+
+def _regions(value: str | None) -> str | None:
+    """``--ignore-regions`` checked here, so that a typo is a usage error (exit 2)."""
+    if value is not None:
+        try:
+            parse_ignore_regions(value)
+        except ValueError as error:
+            raise typer.BadParameter(str(error)) from None
+    return value
+
+
+def _screenshot_options(method: str, options: ScreenshotOptions) -> ScreenshotOptions | None:
+    """The screenshot options, if any was given; they belong to the pixel method."""
+    if options == ScreenshotOptions():
+        return None
+    if method not in (MethodName.PIXEL.value, ALL_METHODS):
+        raise typer.BadParameter(
+            f"the screenshot options belong to the pixel method, not {method}: add --method pixel",
+            param_hint="--method",
+        )
+    return options
+
+
+def _check_output(path: Path, option: str, suffixes: set[str]) -> None:
+    """An output file's name and folder, refused before the comparison rather than after it."""
+    if path.suffix.lower() not in suffixes:
+        raise typer.BadParameter(
+            "the file must end in " + " or ".join(sorted(suffixes)), param_hint=option
+        )
+    if not path.parent.is_dir():
+        raise typer.BadParameter(f"the folder {path.parent} does not exist", param_hint=option)
+
+
+def _save_diff_image(checked: list[ScreenshotCheck], path: Path) -> None:
+    diff = next((check.diff_image for check in checked if check.diff_image), None)
+    if diff is None:
+        err.print(f"isc: the service sent no diff image; {path} not written")
+        return
+    _save_data_url(diff, path)
+    err.print(f"diff image saved to {path}", markup=False)
 
 
 def _fail(error: ISCError) -> typer.Exit:
@@ -96,6 +143,18 @@ def _print_result(result: CompareResult) -> None:
     )
     out.print(result.verdict_label, markup=False)
     out.print(result.explanation, markup=False)
+    check = result.screenshot
+    if check is not None:
+        state = {True: "passed", False: "FAILED", None: "no limit given"}[check.passed]
+        out.print(
+            f"screenshot check {state}: {check.changed_pixels} changed pixels "
+            f"({check.changed_percent:.4f} %) in {check.region_count} regions"
+        )
+        for region in check.regions[:10]:
+            out.print(
+                f"  x={region.x} y={region.y} {region.width}x{region.height}: "
+                f"{region.pixels} pixels, mean dE00 {region.mean_delta_e2000:.1f}"
+            )
     for warning in result.warnings:
         err.print(f"warning: {warning}", markup=False)
 
@@ -145,12 +204,86 @@ def compare(
         float | None,
         typer.Option("--fail-under", help="Exit 1 when the score is below this (one method)."),
     ] = None,
+    threshold: Annotated[
+        float | None,
+        typer.Option(
+            "--threshold",
+            min=0,
+            max=200,
+            rich_help_panel=SCREENSHOT_PANEL,
+            help="Colour difference (delta E00) above which a pixel counts as changed "
+            "(service default 2.3; 0: any differing byte).",
+        ),
+    ] = None,
+    antialiasing: Annotated[
+        bool | None,
+        typer.Option(
+            "--antialiasing/--no-antialiasing",
+            rich_help_panel=SCREENSHOT_PANEL,
+            help="Leave anti-aliased edge pixels out (service default: on).",
+            show_default=False,
+        ),
+    ] = None,
+    ignore_regions: Annotated[
+        str | None,
+        typer.Option(
+            "--ignore-regions",
+            callback=_regions,
+            rich_help_panel=SCREENSHOT_PANEL,
+            help="Rectangles of A not to compare: 'x,y,w,h;x,y,w,h'.",
+        ),
+    ] = None,
+    max_changed_pixels: Annotated[
+        int | None,
+        typer.Option(
+            "--max-changed-pixels",
+            min=0,
+            rich_help_panel=SCREENSHOT_PANEL,
+            help="The check fails (exit 1) when more pixels changed (0: any change fails).",
+        ),
+    ] = None,
+    max_changed_percent: Annotated[
+        float | None,
+        typer.Option(
+            "--max-changed-percent",
+            min=0,
+            max=100,
+            rich_help_panel=SCREENSHOT_PANEL,
+            help="The check fails (exit 1) when a larger share of the pixels changed.",
+        ),
+    ] = None,
+    diff_image: Annotated[
+        Path | None,
+        typer.Option(
+            "--diff-image",
+            dir_okay=False,
+            rich_help_panel=SCREENSHOT_PANEL,
+            help="Save the pixelmatch-style diff image here (.png).",
+        ),
+    ] = None,
     url: UrlOption = DEFAULT_URL,
     api_key: KeyOption = None,
     timeout: TimeoutOption = DEFAULT_TIMEOUT_S,
 ) -> None:
-    """Compare IMAGE_A (the reference) with IMAGE_B: score, verdict and explanation."""
+    """Compare IMAGE_A (the reference) with IMAGE_B: score, verdict and explanation.
+
+    The screenshot options run the pixel method's exact check (visual regression, as
+    pixelmatch or odiff): with a --max-changed-* limit, a failed check exits 1.
+    """
     many = method == ALL_METHODS
+    screenshot = _screenshot_options(
+        method,
+        ScreenshotOptions(
+            threshold,
+            antialiasing,
+            ignore_regions,
+            max_changed_pixels,
+            max_changed_percent,
+            diff_image is not None,
+        ),
+    )
+    if diff_image is not None:
+        _check_output(diff_image, "--diff-image", {".png"})
     if many and fail_under is not None:
         raise typer.BadParameter(
             "--fail-under needs one method's score (the methods' scales differ); pick a --method",
@@ -158,26 +291,29 @@ def compare(
         )
     heatmap_format = HeatmapFormat.NONE
     if heatmap is not None:
-        chosen = HEATMAP_SUFFIXES.get(heatmap.suffix.lower())
-        if chosen is None:
-            raise typer.BadParameter(
-                "the file must end in .png, .jpg or .jpeg", param_hint="--heatmap"
-            )
-        if not heatmap.parent.is_dir():  # refused before the comparison, not after it
-            raise typer.BadParameter(
-                f"the folder {heatmap.parent} does not exist", param_hint="--heatmap"
-            )
-        heatmap_format = chosen
+        _check_output(heatmap, "--heatmap", set(HEATMAP_SUFFIXES))
+        heatmap_format = HEATMAP_SUFFIXES[heatmap.suffix.lower()]
     try:
         with (
             Client(url, api_key=api_key, timeout=timeout) as client,
             err.status(f"Comparing with {method}..."),
         ):
             answer: CompareResult | CompareAllResult = (
-                client.compare_all(image_a, image_b, align=align, heatmap_format=heatmap_format)
+                client.compare_all(
+                    image_a,
+                    image_b,
+                    align=align,
+                    heatmap_format=heatmap_format,
+                    screenshot=screenshot,
+                )
                 if many
                 else client.compare(
-                    image_a, image_b, method, align=align, heatmap_format=heatmap_format
+                    image_a,
+                    image_b,
+                    method,
+                    align=align,
+                    heatmap_format=heatmap_format,
+                    screenshot=screenshot,
                 )
             )
     except ISCError as error:
@@ -198,8 +334,16 @@ def compare(
                 continue
             _save_data_url(result.heatmap, path)
             err.print(f"heatmap saved to {path}", markup=False)
+    checked = [r.screenshot for r in results if r.screenshot is not None]
+    if diff_image is not None:
+        _save_diff_image(checked, diff_image)
+    failed = [check for check in checked if check.passed is False]
+    for check in failed:
+        err.print(f"isc: screenshot check failed: {check.summary}", markup=False)
     if fail_under is not None and isinstance(answer, CompareResult) and answer.score < fail_under:
         err.print(f"isc: score {answer.score:.4f} is below --fail-under {fail_under}")
+        raise typer.Exit(EXIT_BELOW_THRESHOLD)
+    if failed:
         raise typer.Exit(EXIT_BELOW_THRESHOLD)
 
 

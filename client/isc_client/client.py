@@ -25,6 +25,7 @@ from isc_client.errors import (
 )
 from isc_client.images import ImageInput, to_upload
 from isc_client.retry import RetryPolicy
+from isc_client.screenshot import ScreenshotOptions
 from shared.methods import ALL_METHODS, MethodName
 from shared.schemas import (
     CompareAllResult,
@@ -87,14 +88,16 @@ def _compare_call(
     align: bool | None,
     heatmap_format: HeatmapFormat | str | None,
     difference_map: bool,
+    screenshot: ScreenshotOptions | None,
 ) -> _Call[Model]:
-    fields = {
+    fields: dict[str, str | None] = {
         "method": method,
         "align": _form_value(align),
         "heatmap_format": _form_value(
             heatmap_format.value if isinstance(heatmap_format, HeatmapFormat) else heatmap_format
         ),
         "difference_map": "true" if difference_map else None,
+        **(screenshot.form_fields() if screenshot else {}),
     }
     return _Call(
         "POST",
@@ -208,9 +211,11 @@ class Client(_Base):
         align: bool | None = None,
         heatmap_format: HeatmapFormat | str | None = None,
         difference_map: bool = False,
+        screenshot: ScreenshotOptions | None = None,
     ) -> CompareResult:
         """Compare two images with one method. ``align=None`` leaves it to the method's default;
-        ``heatmap_format='none'`` skips the heatmaps (smaller, faster answers)."""
+        ``heatmap_format='none'`` skips the heatmaps (smaller, faster answers); ``screenshot``
+        (pixel method) runs the screenshot check: ``result.screenshot.passed``."""
         return self._run(
             _compare_call(
                 CompareResult,
@@ -220,6 +225,7 @@ class Client(_Base):
                 align,
                 heatmap_format,
                 difference_map,
+                screenshot,
             )
         )
 
@@ -231,6 +237,7 @@ class Client(_Base):
         align: bool | None = None,
         heatmap_format: HeatmapFormat | str | None = None,
         difference_map: bool = False,
+        screenshot: ScreenshotOptions | None = None,
     ) -> CompareAllResult:
         """Compare with every available method at once, with the combined verdict."""
         return self._run(
@@ -242,6 +249,7 @@ class Client(_Base):
                 align,
                 heatmap_format,
                 difference_map,
+                screenshot,
             )
         )
 
@@ -320,6 +328,7 @@ class AsyncClient(_Base):
         align: bool | None = None,
         heatmap_format: HeatmapFormat | str | None = None,
         difference_map: bool = False,
+        screenshot: ScreenshotOptions | None = None,
     ) -> CompareResult:
         """See ``Client.compare``."""
         return await self._run(
@@ -331,6 +340,7 @@ class AsyncClient(_Base):
                 align,
                 heatmap_format,
                 difference_map,
+                screenshot,
             )
         )
 
@@ -342,6 +352,7 @@ class AsyncClient(_Base):
         align: bool | None = None,
         heatmap_format: HeatmapFormat | str | None = None,
         difference_map: bool = False,
+        screenshot: ScreenshotOptions | None = None,
     ) -> CompareAllResult:
         """See ``Client.compare_all``."""
         return await self._run(
@@ -353,6 +364,7 @@ class AsyncClient(_Base):
                 align,
                 heatmap_format,
                 difference_map,
+                screenshot,
             )
         )
 

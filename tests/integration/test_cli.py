@@ -128,6 +128,47 @@ def test_another_server_at_the_address_exits_3(cats, tmp_path: Path) -> None:
     assert refused.returncode == 3 and "refused (501" in refused.stderr
 
 
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory: pytest.TempPathFactory, cats) -> tuple[Path, Path]:
+    """A lossless photo and the same with a 12x10 red box painted at (100, 50): a screenshot
+    and its regression, pixel for pixel known."""
+    folder = tmp_path_factory.mktemp("screenshots")
+    with Image.open(cats[0]) as image:
+        before = image.convert("RGB")
+    after = before.copy()
+    after.paste((230, 20, 20), (100, 50, 112, 60))
+    before.save(folder / "before.png")
+    after.save(folder / "after.png")
+    return folder / "before.png", folder / "after.png"
+
+
+def test_screenshot_check_fails_with_exit_1_and_writes_the_diff(
+    service: Service, screenshots, tmp_path: Path
+) -> None:
+    diff = tmp_path / "diff.png"
+    done = isc(
+        "compare", *screenshots, "-m", "pixel", "--max-changed-pixels", "0",
+        "--diff-image", diff, "--json", url=service.base_url,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert "screenshot check failed: 1 region changed" in done.stderr
+    check = CompareResult.model_validate_json(done.stdout).screenshot
+    assert check is not None and check.passed is False and check.region_count == 1
+    box = check.regions[0]
+    assert (box.x, box.y, box.width, box.height) == (100, 50, 12, 10)
+    with Image.open(diff) as image, Image.open(screenshots[0]) as before:
+        assert image.format == "PNG" and image.size == before.size
+
+
+def test_screenshot_check_passes_with_the_change_ignored(service: Service, screenshots) -> None:
+    done = isc(
+        "compare", *screenshots, "-m", "pixel", "--max-changed-pixels", "0",
+        "--ignore-regions", "96,46,20,20", url=service.base_url,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "screenshot check passed: 0 changed pixels" in done.stdout
+
+
 def test_usage_errors_exit_2(service: Service, cats, tmp_path: Path) -> None:
     usages = [
         ("compare", *cats, "--method", "sift"),
@@ -136,6 +177,9 @@ def test_usage_errors_exit_2(service: Service, cats, tmp_path: Path) -> None:
         ("compare", *cats, "--heatmap", tmp_path / "out.gif"),
         ("compare", *cats, "--heatmap", tmp_path / "no-such-folder" / "out.png"),
         ("compare", cats[0]),
+        ("compare", *cats, "-m", "pixel", "--ignore-regions", "1,2,3"),
+        ("compare", *cats, "-m", "ssim", "--max-changed-pixels", "0"),
+        ("compare", *cats, "-m", "pixel", "--diff-image", tmp_path / "diff.jpg"),
     ]
     for args in usages:
         done = isc(*args, url=service.base_url)

@@ -25,6 +25,7 @@ from isc_client import (
     ErrorCode,
     InvalidInput,
     RequestTimedOut,
+    ScreenshotOptions,
     ServiceUnreachable,
     TooManyRequests,
     Unauthorized,
@@ -74,6 +75,27 @@ def test_compare_all_with_a_file_object_and_a_pil_image(service: Service) -> Non
     assert {r.method.value for r in result.results} >= {"ssim", "ms_ssim", "pixel", "phash"}
     # The same pixels sent once as the PNG file and once re-encoded from Pillow.
     assert all(r.verdict.value == "identical" for r in result.results), result.summary
+
+
+def test_screenshot_check_through_the_client(service: Service) -> None:
+    with Image.open(PHOTOS / "cat.png") as image:
+        before = image.convert("RGB")
+    after = before.copy()
+    after.paste((230, 20, 20), (100, 50, 112, 60))
+    with Client(service.base_url) as client:
+        failed = client.compare(
+            before, after, "pixel", screenshot=ScreenshotOptions(max_changed_pixels=0)
+        )
+        ignored = client.compare(
+            before,
+            after,
+            "pixel",
+            screenshot=ScreenshotOptions(ignore_regions=[(96, 46, 20, 20)], max_changed_pixels=0),
+        )
+    assert failed.screenshot is not None and failed.screenshot.passed is False
+    assert failed.screenshot.changed_pixels == 120  # the 12x10 box
+    assert ignored.screenshot is not None and ignored.screenshot.passed is True
+    assert ignored.screenshot.ignored_pixels == 400
 
 
 def test_methods_and_health(service: Service) -> None:

@@ -20,6 +20,7 @@ from isc_client import (
     InvalidInput,
     RequestTimedOut,
     RetryPolicy,
+    ScreenshotOptions,
     ServiceUnavailable,
     ServiceUnreachable,
     TooManyRequests,
@@ -250,3 +251,33 @@ def test_a_success_that_is_not_the_services_answer_is_named() -> None:
         pytest.raises(UnexpectedAnswer, match="HealthResponse"),
     ):
         client.health()
+
+
+def test_screenshot_options_are_sent_as_the_services_form_fields() -> None:
+    sent: list[bytes] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request.read())
+        return _error(ErrorCode.CORRUPT_IMAGE, "stop here")
+
+    check = ScreenshotOptions(
+        threshold=0,
+        antialiasing=False,
+        ignore_regions=[(0, 0, 1920, 64), (1700, 900, 200, 150)],
+        max_changed_pixels=0,
+        max_changed_percent=0.5,
+        diff_image=True,
+    )
+    with _client(handler) as client, pytest.raises(InvalidInput):
+        client.compare(b"a", b"b", "pixel", screenshot=check)
+    expected = {
+        "threshold": b"0.0",
+        "antialiasing": b"false",
+        "ignore_regions": b"0,0,1920,64;1700,900,200,150",
+        "max_changed_pixels": b"0",
+        "max_changed_percent": b"0.5",
+        "diff_image": b"true",
+    }
+    for field, value in expected.items():
+        assert f'name="{field}"\r\n\r\n'.encode() + value + b"\r\n" in sent[0], field
+    assert ScreenshotOptions().form_fields() == {}
