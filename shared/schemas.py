@@ -281,7 +281,8 @@ class ExtraHeatmap(BaseModel):
 
 
 class ChangedRegion(BaseModel):
-    """One connected area of changed pixels (8-connected), boxed in image A's pixels."""
+    """One area of changed pixels, boxed in image A's pixels: changed pixels 8-connected or at
+    most 2 unchanged pixels apart (one changed glyph is one region)."""
 
     x: int = Field(description="Left edge of the box, in image A's pixels.", examples=[412])
     y: int = Field(description="Top edge of the box, in image A's pixels.", examples=[96])
@@ -354,13 +355,14 @@ class ScreenshotCheck(BaseModel):
     compared_width: int = Field(description="Width of the compared area.", examples=[1920])
     compared_height: int = Field(description="Height of the compared area.", examples=[1080])
     region_count: int = Field(
-        description="Connected areas of changed pixels in all (regions lists at most 100).",
+        description="Areas of changed pixels in all (regions lists at most 100).",
         examples=[3],
     )
     regions: list[ChangedRegion] = Field(
         default_factory=list,
-        description="Boxes around the connected changed areas, in image A's pixels, largest "
-        "(most changed pixels) first, at most 100.",
+        description="Boxes around the areas of changed pixels (8-connected, or at most 2 "
+        "unchanged pixels apart), in image A's pixels, largest (most changed pixels) first, "
+        "at most 100.",
     )
     summary: str = Field(
         description="The check in one sentence, e.g. '3 regions changed (204 pixels, 0.0098 % "

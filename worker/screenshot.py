@@ -30,6 +30,8 @@ ALPHA_JND = 2.5
 """Opacity levels (of 255) above which an alpha change counts (see ``worker.methods.pixel``)."""
 REGION_CAP = 100
 """At most this many region boxes in an answer; ``region_count`` gives them all."""
+REGION_GAP = 2
+"""Changed pixels at most this many unchanged pixels apart belong to one region."""
 LOSSLESS_FORMATS = frozenset({"PNG", "BMP", "GIF", "TIFF"})
 """Formats in which a same-size pair is taken for screenshots and compared exactly."""
 FADE = 0.1
@@ -222,40 +224,49 @@ def exact_difference(
 
 
 def changed_regions(
-    changed: np.ndarray, delta: np.ndarray, cap: int = REGION_CAP
+    changed: np.ndarray, delta: np.ndarray, cap: int = REGION_CAP, gap: int = REGION_GAP
 ) -> tuple[list[ChangedRegion], int]:
-    """Boxes around the 8-connected areas of ``changed`` (OpenCV connected components), the
-    largest first (ties: top to bottom, left to right), at most ``cap``; and how many there are."""
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(
-        changed.astype(np.uint8), connectivity=8
-    )
+    """Boxes around the connected areas of ``changed``, the largest first (ties: top to bottom,
+    left to right), at most ``cap``; and how many there are.
+
+    Areas are OpenCV's 8-connected components of ``changed`` dilated by ``(gap + 1) // 2``
+    pixels, so that changed pixels at most ``gap`` unchanged pixels apart form one area (one
+    changed glyph, not the five pieces the anti-aliasing tolerance leaves of it); each box,
+    count and colour difference is that of the changed pixels themselves, not the dilation."""
+    radius = (gap + 1) // 2
+    joined: np.ndarray = changed.astype(np.uint8)
+    if radius:
+        kernel = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
+        joined = cv2.dilate(joined, kernel)
+    count, labels = cv2.connectedComponents(joined, connectivity=8)
     if count <= 1:
         return [], 0
-    ids = np.arange(1, count)
-    areas = stats[1:, cv2.CC_STAT_AREA]
-    order = np.lexsort((stats[1:, cv2.CC_STAT_LEFT], stats[1:, cv2.CC_STAT_TOP], -areas))
-    chosen = ids[order[:cap]]
-    on = labels[changed]
-    values = delta[changed].astype(np.float64)
-    means = np.bincount(on, weights=values, minlength=count)[chosen] / areas[chosen - 1]
-    maxima = np.zeros(count)
-    np.maximum.at(maxima, on, values)
-    maxima = maxima[chosen]
+    ys, xs = np.nonzero(changed)
+    on = labels[ys, xs]
+    values = delta[ys, xs].astype(np.float64)
+    order = np.argsort(on, kind="stable")
+    on, ys, xs, values = on[order], ys[order], xs[order], values[order]
+    starts = np.flatnonzero(np.r_[True, on[1:] != on[:-1]])
+    ids = on[starts]  # every label holds changed pixels: dilation only grows them
+    areas = np.diff(np.r_[starts, on.size])
+    left, right = np.minimum.reduceat(xs, starts), np.maximum.reduceat(xs, starts)
+    top, bottom = np.minimum.reduceat(ys, starts), np.maximum.reduceat(ys, starts)
+    means = np.add.reduceat(values, starts) / areas
+    maxima = np.maximum.reduceat(values, starts)
+    ranked = np.lexsort((left, top, -areas))[:cap]
     regions = [
         ChangedRegion(
-            x=int(stats[label, cv2.CC_STAT_LEFT]),
-            y=int(stats[label, cv2.CC_STAT_TOP]),
-            width=int(stats[label, cv2.CC_STAT_WIDTH]),
-            height=int(stats[label, cv2.CC_STAT_HEIGHT]),
-            pixels=int(stats[label, cv2.CC_STAT_AREA]),
-            mean_delta_e2000=round(float(mean), 3),
-            max_delta_e2000=round(float(maximum), 3),
+            x=int(left[index]),
+            y=int(top[index]),
+            width=int(right[index] - left[index] + 1),
+            height=int(bottom[index] - top[index] + 1),
+            pixels=int(areas[index]),
+            mean_delta_e2000=round(float(means[index]), 3),
+            max_delta_e2000=round(float(maxima[index]), 3),
         )
-        for label, mean, maximum in zip(
-            chosen, np.atleast_1d(means), np.atleast_1d(maxima), strict=True
-        )
+        for index in ranked
     ]
-    return regions, count - 1
+    return regions, int(ids.size)
 
 
 def diff_image(rgb_a: np.ndarray, difference: ExactDifference) -> str:

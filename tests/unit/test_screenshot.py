@@ -140,7 +140,7 @@ def test_regions_are_boxed_largest_first_with_their_colour_differences() -> None
     delta[25, 42] = 30.0
     changed[45, 1] = True  # 1 px
     delta[45, 1] = 3.0
-    regions, total = changed_regions(changed, delta)
+    regions, total = changed_regions(changed, delta, gap=0)
     assert total == 3
     assert [(r.x, r.y, r.width, r.height, r.pixels) for r in regions] == [
         (40, 20, 5, 10, 50),
@@ -151,6 +151,15 @@ def test_regions_are_boxed_largest_first_with_their_colour_differences() -> None
     assert regions[0].mean_delta_e2000 == pytest.approx((49 * 4 + 30) / 50, abs=1e-3)
     capped, total = changed_regions(changed, delta, cap=2)
     assert (len(capped), total) == (2, 3)
+    # Pieces of one glyph 2 pixels apart are one region; 3 apart stay two.
+    pieces = np.zeros((20, 20), bool)
+    pieces[5, 2:5] = pieces[5, 7:9] = pieces[5, 12] = True
+    joined, total = changed_regions(pieces, pieces.astype(np.float32) * 5, gap=2)
+    assert total == 2
+    assert [(r.x, r.y, r.width, r.height, r.pixels) for r in joined] == [
+        (2, 5, 7, 1, 5),
+        (12, 5, 1, 1, 1),
+    ]
 
 
 def test_ignored_regions_are_not_compared_and_the_diff_image_shows_everything() -> None:
