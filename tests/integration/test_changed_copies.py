@@ -14,34 +14,23 @@ from worker.decode import decode_image
 PIXEL_METHODS = ("ssim", "ms_ssim", "pixel")
 
 
-def _compare(service: Service, a: bytes, b: bytes, method: str, **fields: str) -> dict:
-    with service.client() as client:
-        response = client.post(
-            "/api/v1/compare",
-            files={"image_a": ("a.png", a), "image_b": ("b.png", b)},
-            data={"method": method, **fields},
-        )
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
 def test_a_squashed_thumbnail_is_unsquashed_and_reads_near_duplicate(service: Service) -> None:
     """A 640x480 photo resized to 300x300, as thumbnailers do."""
     a = cv2.resize(decode_image(photo("dog_1.png"), "a", 10**8).pixels, (640, 480))
     squashed = cv2.resize(a, (300, 300), interpolation=cv2.INTER_AREA)
     for method in PIXEL_METHODS:
-        result = _compare(service, png(a), png(squashed), method)
+        result = service.compare(png(a), png(squashed), method)
         assert result["verdict"] == "near-duplicate", (method, result["explanation"])
         assert result["relation"]["scale_xy"] == [0.4688, 0.625], method
         assert "aspect ratio changed" in result["explanation"]
-    cropped = _compare(service, png(a), png(squashed), "ssim", align="false")
+    cropped = service.compare(png(a), png(squashed), "ssim", align="false")
     assert cropped["relation"] is None and cropped["verdict"] != "near-duplicate"
 
 
 def test_a_greyscale_copy_is_compared_in_grey_and_says_so(service: Service) -> None:
     a = coffee()
     grey = cv2.cvtColor(cv2.cvtColor(a, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
-    result = _compare(service, png(a), png(grey), "pixel")
+    result = service.compare(png(a), png(grey), "pixel")
     assert result["verdict"] == "near-duplicate", result["explanation"]
     assert result["relation"]["greyscale"] == "b"
     assert "colour was not compared" in result["explanation"]
@@ -52,7 +41,7 @@ def test_photos_of_different_shapes_are_not_taken_for_stretched_copies(service: 
     a = decode_image(photo("cat.png"), "a", 10**8).pixels
     b = cv2.resize(decode_image(photo("dog_1.png"), "b", 10**8).pixels, (300, 300))
     for method in PIXEL_METHODS:
-        result = _compare(service, png(a), png(b), method)
+        result = service.compare(png(a), png(b), method)
         assert result["relation"] is None or result["relation"]["scale_xy"] is None, method
         assert result["verdict"] != "near-duplicate", method
 
@@ -61,7 +50,7 @@ def test_a_copy_on_a_larger_canvas_is_found_inside_it(service: Service) -> None:
     a = coffee()  # 600 x 400
     canvas = np.full((520, 760, 3), 255, np.uint8)
     canvas[60:460, 80:680] = a
-    result = _compare(service, png(a), png(canvas), "ssim")
+    result = service.compare(png(a), png(canvas), "ssim")
     assert "registration" in result["relation"]["found_by"], result["explanation"]
     assert result["relation"]["crop_coverage_percent"] > 95
     assert result["verdict"] == "near-duplicate"
@@ -70,11 +59,11 @@ def test_a_copy_on_a_larger_canvas_is_found_inside_it(service: Service) -> None:
 def test_the_summary_names_the_relation_first(service: Service) -> None:
     a = coffee()  # 600 x 400
     crop = np.ascontiguousarray(a[60:340, 90:510])  # 70 % of each side
-    result = _compare(service, png(a), png(crop), "all")
+    result = service.compare(png(a), png(crop), "all")
     assert result["summary"].startswith("B is a crop of A showing"), result["summary"]
     assert "blur, compression, noise" not in result["summary"]
     squashed = cv2.resize(a, (300, 300), interpolation=cv2.INTER_AREA)
-    result = _compare(service, png(a), png(squashed), "all")
+    result = service.compare(png(a), png(squashed), "all")
     assert result["summary"].startswith("B is A resized to 300x300, its aspect ratio changed."), (
         result["summary"]
     )

@@ -30,6 +30,7 @@ from isc_client import (
     TooManyRequests,
     Unauthorized,
 )
+from tests.support.coroutines import run_coroutine
 from tests.support.paths import PHOTOS, photo, require
 from tests.support.service import Service, free_port, running_service
 
@@ -129,7 +130,7 @@ def test_async_client_runs_comparisons_concurrently(service: Service) -> None:
                 )
             )
 
-    results = asyncio.run(run())
+    results = run_coroutine(run())
     assert [r.method.value for r in results] == ["phash"] * 3
     assert results[2].verdict.value == "identical" and results[0].score < 1
 

@@ -40,6 +40,17 @@ class Service:
         """A fresh HTTP client for this service."""
         return httpx.Client(base_url=self.base_url, timeout=timeout)
 
+    def compare(self, a: bytes, b: bytes, method: str, **fields: str) -> dict:
+        """``POST /api/v1/compare`` with two PNG uploads; the answer's JSON, asserted 200."""
+        with self.client() as client:
+            response = client.post(
+                "/api/v1/compare",
+                files={"image_a": ("a.png", a), "image_b": ("b.png", b)},
+                data={"method": method, **fields},
+            )
+        assert response.status_code == 200, response.text
+        return response.json()
+
     def health(self) -> dict:
         """The current ``/health`` report."""
         return httpx.get(f"{self.base_url}/health", timeout=10).json()

@@ -4,7 +4,6 @@ The service's real answers are checked in tests/integration/test_client.py."""
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
 import io
 import time
@@ -30,6 +29,7 @@ from isc_client import (
 from isc_client.retry import parse_retry_after
 from shared.errors import ServiceError
 from shared.schemas import HealthResponse
+from tests.support.coroutines import run_coroutine
 
 HEALTH = HealthResponse(status="ok", worker="ready").model_dump_json().encode()
 
@@ -238,7 +238,7 @@ def test_async_client_maps_errors_and_retries_the_same_way() -> None:
                 await client.compare(b"a", b"b", "nope")
             assert caught.value.code is ErrorCode.UNKNOWN_METHOD
 
-    asyncio.run(run())
+    run_coroutine(run())
     assert sleeps == [0.25]
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +33,7 @@ from shared.schemas import (
     Verdict,
 )
 from shared.settings import Settings
+from tests.support.coroutines import run_coroutine  # noqa: F401 (used by the tests)
 from tests.support.images import jpeg, png
 
 WORKER_URL = "http://worker.test"
@@ -41,13 +41,6 @@ MAX_UPLOAD_BYTES = 200_000
 GOOD_A = jpeg(np.full((40, 60, 3), 120, np.uint8))
 GOOD_B = png(np.full((30, 50, 3), 200, np.uint8))
 HEATMAP = "data:image/png;base64," + "A" * 50_000  # big enough to be the body's bulk
-
-
-def run_coroutine(coroutine: Coroutine[Any, Any, Any]) -> Any:
-    """``asyncio.run`` in a thread of its own: the browser tests' Playwright keeps an event loop
-    running in the main thread for the whole session, where ``asyncio.run`` refuses to start."""
-    with ThreadPoolExecutor(1) as thread:
-        return thread.submit(asyncio.run, coroutine).result()
 
 
 def compare_result(method: str, worker_ms: float = 12.5, score: float = 0.75) -> CompareResult:
