@@ -494,3 +494,41 @@ def test_a_heic_photo_without_a_browser_preview_is_still_compared(
     expect(page.locator("#info-b")).to_contain_text("no preview (this browser cannot show HEIC)")
     run_comparison(page, "ssim")
     expect(page.locator("#verdict")).to_have_text("near duplicate")
+
+
+def test_a_screenshot_check_boxes_the_changed_regions_and_zooms_to_one(
+    page: Page, service: Service
+) -> None:
+    """Two renders of one card where only the price changed: the pixel method's exact check
+    shows its summary, a box over the heatmap around each changed region, and zooms to one."""
+    from tests.support.screenshots import card_html, render
+
+    browser = page.context.browser
+    assert browser is not None
+    before = render(browser, card_html(price="$49.99"))
+    after = render(browser, card_html(price="$59.99"))
+    open_page(page, service)
+    page.set_input_files(
+        "#file-a", files=[{"name": "before.png", "mimeType": "image/png", "buffer": before}]
+    )
+    page.set_input_files(
+        "#file-b", files=[{"name": "after.png", "mimeType": "image/png", "buffer": after}]
+    )
+    run_comparison(page, "pixel")
+    expect(page.locator("#check")).to_be_visible()
+    expect(page.locator("#check-summary")).to_contain_text("region")
+    boxes = page.locator("#region-boxes .region-box")
+    expect(boxes.first).to_be_attached()
+    assert boxes.count() == page.locator("#region-list li").count() >= 1
+    # The first box sits over the price: its centre is in the card's left half.
+    box = boxes.first.bounding_box()
+    stack = page.locator("#heatmap-stack").bounding_box()
+    assert box is not None and stack is not None and box["width"] > 0
+    assert box["x"] + box["width"] / 2 < stack["x"] + stack["width"] / 2
+    page.locator("#region-list button").first.click()
+    transform = "getComputedStyle(document.getElementById('heatmap')).transform"
+    expect(boxes.first).to_have_class("region-box current")
+    page.wait_for_function(f"{transform}.startsWith('matrix(')")  # zoomed in
+    page.locator("#region-list button").first.click()  # again: back to the whole picture
+    expect(boxes.first).to_have_class("region-box")
+    page.wait_for_function(f"{transform} === 'none'")  # after the zoom's transition

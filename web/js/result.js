@@ -164,6 +164,66 @@ export function showRelation(element, relation) {
   element.textContent = relation ? relation.note : "";
 }
 
+/** Zoom the heatmap stack onto one region (null: the whole picture). Boxes are placed in percent
+ * of A's size, so they stay on their pixels at any display size and zoom. */
+function zoomTo(region, width, height) {
+  const layers = [...$("heatmap-stack").children];
+  for (const box of $("region-boxes").children) box.classList.toggle("current", box.dataset.index === String(region?.index));
+  if (!region) {
+    for (const layer of layers) layer.style.transform = "";
+    return;
+  }
+  const scale = Math.min(8, Math.max(1.5, Math.min(width / (region.width * 3), height / (region.height * 3))));
+  const cx = ((region.x + region.width / 2) / width) * 100;
+  const cy = ((region.y + region.height / 2) / height) * 100;
+  for (const layer of layers) {
+    layer.style.transformOrigin = `${cx}% ${cy}%`;
+    layer.style.transform = `scale(${scale})`;
+  }
+}
+
+/** A screenshot check (the pixel method with its exact comparison): the verdict in one line,
+ * a box over the heatmap around every changed region, and a button to zoom to each. */
+function showCheck(result) {
+  const check = result.screenshot;
+  const boxes = $("region-boxes");
+  $("check").hidden = !check;
+  zoomTo(null, 1, 1);
+  if (!check) {
+    boxes.replaceChildren();
+    return;
+  }
+  const { width, height } = result.image_a;
+  const summary = $("check-summary");
+  summary.textContent = check.summary;
+  summary.dataset.passed = check.passed === null ? "" : String(check.passed);
+  const percent = (value, total) => `${(100 * value) / total}%`;
+  boxes.replaceChildren(...check.regions.map((region, index) => el("div", {
+    className: "region-box",
+    dataset: { index: String(index) },
+    attrs: {
+      style: `left:${percent(region.x, width)};top:${percent(region.y, height)};width:${percent(region.width, width)};height:${percent(region.height, height)}`,
+    },
+  })));
+  $("region-list").replaceChildren(...check.regions.map((region, index) => el(
+    "li",
+    {},
+    `${region.width} × ${region.height} px at (${region.x}, ${region.y}): ${region.pixels} pixels changed, ΔE00 up to ${region.max_delta_e2000.toFixed(1)}`,
+    el("button", {
+      type: "button",
+      textContent: "Zoom",
+      attrs: { "aria-label": `Zoom to region ${index + 1}`, "aria-pressed": "false" },
+      onclick: (event) => {
+        const button = event.currentTarget;
+        const zoomed = button.getAttribute("aria-pressed") === "true";
+        for (const other of $("region-list").querySelectorAll("button")) other.setAttribute("aria-pressed", "false");
+        button.setAttribute("aria-pressed", String(!zoomed));
+        zoomTo(zoomed ? null : { ...region, index }, width, height);
+      },
+    }),
+  )));
+}
+
 /** Show one result; `urls` are the page's own copies of A and B (the heatmap stands in for A). */
 export function renderResult(result, urls) {
   const bits = hashBitsDiffering(result);
@@ -180,6 +240,7 @@ export function renderResult(result, urls) {
   bar.style.width = `${result.similarity_percent}%`;
   bar.dataset.verdict = result.verdict;
   showRelation($("relation"), result.relation);
+  showCheck(result);
   $("explanation").textContent = result.explanation;
   $("warnings").replaceChildren(...result.warnings.map((warning) => el("li", { textContent: warning })));
 
