@@ -326,7 +326,8 @@ class ScreenshotCheck(BaseModel):
     antialiased_pixels: int = Field(
         description="Pixels above the threshold left out as anti-aliasing (pixelmatch's "
         "detector) or as an edge moved by at most one pixel (A's colour found in B's 3x3 "
-        "neighbourhood and B's in A's); 0 with antialiasing=false.",
+        "neighbourhood and B's in A's, within the threshold in CIE76); 0 with "
+        "antialiasing=false.",
         examples=[37],
     )
     ignored_pixels: int = Field(
