@@ -157,3 +157,33 @@ def test_bad_options_get_a_clear_json_error(
     error = response.json()["error"]
     assert error["code"] == "validation_error"
     assert re.search(words, error["message"]), error["message"]
+
+
+def test_method_all_carries_the_check_in_the_pixel_result_only(
+    service: Service, shots: dict[str, bytes]
+) -> None:
+    with service.client() as client:
+        response = client.post(
+            "/api/v1/compare",
+            files={"image_a": ("a.png", shots["base"]), "image_b": ("b.png", shots["price"])},
+            data={"method": "all", "max_changed_pixels": "0", "heatmap_format": "none"},
+        )
+    assert response.status_code == 200, response.text
+    results = {result["method"]: result for result in response.json()["results"]}
+    assert results["pixel"]["screenshot"]["passed"] is False
+    assert all(result["screenshot"] is None for name, result in results.items() if name != "pixel")
+
+
+def test_the_check_is_documented_in_the_openapi_schema(service: Service) -> None:
+    with service.client() as client:
+        schema = client.get("/openapi.json").json()
+    components = schema["components"]["schemas"]
+    assert {"ScreenshotCheck", "ChangedRegion"} <= set(components)
+    assert "description" in components["ScreenshotCheck"]["properties"]["passed"]
+    form = next(
+        name for name in components if "ignore_regions" in components[name].get("properties", {})
+    )
+    fields = components[form]["properties"]
+    for field in ("threshold", "antialiasing", "max_changed_pixels", "max_changed_percent"):
+        assert fields[field]["description"], field
+    assert "x,y,w,h" in fields["ignore_regions"]["description"]
