@@ -204,6 +204,7 @@ class PixelDifferenceMethod:
         heat = np.where(
             changed, 0.35 + 0.65 * np.clip((delta - threshold) / span, 0.0, 1.0), 0.0
         ).astype(np.float32)
+        heat[difference.ignored] = np.nan  # not compared: grey on the map, as outside B
         full = np.full(a.pixels.shape[:2], np.nan, dtype=np.float32)
         full[:height, :width] = heat
         kept = delta[~difference.ignored]
@@ -232,7 +233,7 @@ class PixelDifferenceMethod:
         return Comparison(
             score=1.0 - colour_share,
             difference_map=full,
-            legend=self._legend(a.alpha is not None or b.alpha is not None, threshold),
+            legend=self._legend(a.alpha is not None or b.alpha is not None, threshold, ignored > 0),
             preparation=note,
             warnings=warnings,
             metrics={
@@ -250,7 +251,9 @@ class PixelDifferenceMethod:
             screenshot=check,
         )
 
-    def _legend(self, transparent: bool, jnd: float | None = None) -> HeatmapLegend:
+    def _legend(
+        self, transparent: bool, jnd: float | None = None, ignored: bool = False
+    ) -> HeatmapLegend:
         jnd = self.jnd if jnd is None else jnd
         opacity = f", or opacity changed by more than {ALPHA_JND:g} of 255" if transparent else ""
         return HeatmapLegend(
@@ -258,7 +261,8 @@ class PixelDifferenceMethod:
             "or explained by anti-aliasing)",
             high=f"green to red: visibly changed, from {jnd:g} to {DISPLAY_SPAN:g}+ "
             f"delta E00 (CIEDE2000){opacity}",
-            no_counterpart="grey: this part of A has no counterpart in B",
+            no_counterpart="grey: this part of A has no counterpart in B"
+            + (" or lies in an ignored region" if ignored else ""),
             scale=f"changed pixels start at green; red = a colour difference of "
             f"{DISPLAY_SPAN:g} delta E00 or more"
             + (" (or a change from transparent to opaque)" if transparent else ""),
