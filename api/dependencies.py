@@ -10,8 +10,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from api.supervisor import WorkerSupervisor
 from api.worker_client import WorkerClient
+from api.worker_pool import WorkerPool
 from shared.settings import Settings
 
 
@@ -25,11 +25,11 @@ async def get_worker(request: Request) -> WorkerClient:
     return request.app.state.worker
 
 
-async def get_supervisor(request: Request) -> WorkerSupervisor:
-    """The worker supervisor."""
+async def get_supervisor(request: Request) -> WorkerPool:
+    """The workers (one supervisor each) behind the gateway."""
     return request.app.state.supervisor
 
 
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 WorkerDep = Annotated[WorkerClient, Depends(get_worker)]
-SupervisorDep = Annotated[WorkerSupervisor, Depends(get_supervisor)]
+SupervisorDep = Annotated[WorkerPool, Depends(get_supervisor)]

@@ -1,8 +1,9 @@
-"""Start, watch and restart the model worker process (embedded mode), or track an external one.
+"""Start, watch and restart one model worker process (embedded mode), or track an external one.
 
 The gateway never computes anything itself; it needs to know only whether a worker is there,
 and where. An embedded worker is a child process on a free loopback port: if it dies, the
-supervisor records why and starts a new one, waiting longer after each quick failure.
+supervisor records why and starts a new one, waiting longer after each quick failure. Several
+workers are several supervisors in a pool (``api.worker_pool``).
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ import asyncio
 import contextlib
 import ctypes
 import logging
+import os
 import signal
 import socket
 import sys
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import httpx
@@ -48,12 +51,32 @@ class Probe:
 
 
 class WorkerSupervisor:
-    """Knows where the worker is and what state it is in; owns it in embedded mode."""
+    """Knows where one worker is and what state it is in; owns it in embedded mode.
 
-    def __init__(self, settings: Settings) -> None:
+    ``url`` given: an external worker there; else the one of ``settings.worker_url``, or an
+    embedded one when that is unset. An embedded worker gets ``env`` on top of the gateway's
+    environment and runs on ``cores`` only (when given): how a pool of local workers splits the
+    machine between them, each on its own ``port`` (0: a free one).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        url: str | None = None,
+        *,
+        env: Mapping[str, str] | None = None,
+        cores: list[int] | None = None,
+        port: int | None = None,
+    ) -> None:
         self.settings = settings
-        self.embedded = settings.worker_url is None
-        self.url: str = settings.worker_url or ""
+        external = url or settings.worker_url
+        self.embedded = external is None
+        self.url: str = external or ""
+        self.env = dict(env or {})
+        self.cores = cores
+        self.port = settings.worker_port if port is None else port
+        self.in_flight = 0  # requests this gateway has sent to it and not had answered yet
+        self.forwarded = 0  # requests sent to it since the gateway started
         self.state = WorkerState.STARTING
         self.error: str | None = None
         # Why the supervisor itself stopped the current worker (start-up time-out, wedged):
@@ -76,6 +99,14 @@ class WorkerSupervisor:
     def reachable(self) -> bool:
         """Whether requests may be forwarded now (the worker answered its health check)."""
         return self.state in (WorkerState.STARTING, WorkerState.READY) and self._answered
+
+    def mark_unreachable(self, why: str) -> None:
+        """A connection to it failed: send it nothing more until its health check passes
+        again (the supervision loop probes it and brings it back)."""
+        self._answered = False
+        self.error = f"the worker at {self.url}: {why}"
+        if not self.embedded:
+            self.state = WorkerState.FAILED
 
     async def start(self) -> None:
         """Begin supervising; returns at once (the worker starts in the background)."""
@@ -129,10 +160,11 @@ class WorkerSupervisor:
 
     async def _spawn(self) -> None:
         host = self.settings.worker_host
-        port = self.settings.worker_port or free_loopback_port(host)
+        port = self.port or free_loopback_port(host)
         self.url = f"http://{host}:{port}"
         self.state = WorkerState.STARTING
         self._cause = None
+        env = {**os.environ, **self.env} if self.env else None
         self.process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -145,7 +177,8 @@ class WorkerSupervisor:
             # in-flight requests finish before it stops the worker. The parent-death signal
             # makes sure a worker never outlives a gateway that was killed outright.
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=_child_setup(self.cores),
+            env=env,
         )
         log.info("worker started, pid %s, %s", self.process.pid, self.url)
 
@@ -220,6 +253,8 @@ class WorkerSupervisor:
                 except TimeoutError:
                     pass
                 probe = await self._probe(client)
+                # Also brings back a worker a failed connection had set aside.
+                self._answered = probe.state is not None
                 failures = 0 if probe.state is not None else failures + 1
                 if failures >= WATCHDOG_FAILURES:
                     self._cause = (
@@ -240,6 +275,20 @@ class WorkerSupervisor:
         except TimeoutError:
             process.kill()
             await process.wait()
+
+
+def _child_setup(cores: list[int] | None) -> Callable[[], None]:
+    """What the worker's child process does before exec: die with the gateway, and keep to its
+    share of the cores (TensorFlow and the pair runner size their threads to the cores a
+    process may use)."""
+
+    def setup() -> None:  # pragma: no cover - runs in the child before exec
+        _die_with_parent()
+        if cores and hasattr(os, "sched_setaffinity"):
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(0, set(cores))
+
+    return setup
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec

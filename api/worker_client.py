@@ -1,35 +1,49 @@
-"""Talk to the model worker over HTTP with one shared ``httpx.AsyncClient``.
+"""Talk to the model workers over HTTP with one shared ``httpx.AsyncClient``.
 
-Every failure of the hop becomes a ``ServiceError`` with a status a client can act on: 503 when
-the worker is not there, 504 when it takes too long, and the worker's own 4xx/5xx passed on.
+Each request goes to the worker the pool picks (``api.worker_pool``: fewest in flight). A
+request whose connection failed before anything was sent (``httpx.ConnectError``: a worker that
+just died or is being replaced) is sent once more to another worker, since that worker never saw
+it; any later failure is not retried, as the worker may have done the work. Every failure of the
+hop becomes a ``ServiceError`` with a status a client can act on: 503 when no worker is there,
+504 when it takes too long, and the worker's own 4xx/5xx passed on.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Protocol
 
 import httpx
 from pydantic import ValidationError
 
 from api.worker_answer import WorkerAnswer
+from shared.collections import Embedding, EmbeddingModel
 from shared.errors import ErrorCode, ErrorResponse, ServiceError
 from shared.schemas import HeatmapFormat, MethodsResponse, WorkerHealth
 from shared.settings import Settings
 
 
-class WorkerLocator(Protocol):
-    """What the client needs to know of the worker's supervisor: where the worker is, and
-    whether it may be called now (and if not, why)."""
+class Worker(Protocol):
+    """One worker as the client uses it: where it is, its load, and a way to set it aside."""
 
-    @property
-    def url(self) -> str: ...
+    url: str
+    in_flight: int
+    forwarded: int
+
+    def mark_unreachable(self, why: str) -> None: ...
+
+
+class WorkerLocator(Protocol):
+    """What the client needs to know of the workers: which one to call now, and if none, why."""
+
     @property
     def reachable(self) -> bool: ...
     @property
     def state(self) -> str: ...
     @property
     def error(self) -> str | None: ...
+
+    def pick(self, exclude: Iterable[Worker] = ()) -> Worker | None: ...
 
 
 async def _one_after_the_other(*parts: bytes) -> AsyncIterator[bytes]:
@@ -77,13 +91,47 @@ class WorkerClient:
             headers={"Retry-After": str(self.settings.retry_after_s)},
         )
 
-    async def _request(self, method: str, path: str, **kwargs: object) -> httpx.Response:
-        if not self.supervisor.reachable:
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        content: Callable[[], AsyncIterator[bytes]] | None = None,
+        **kwargs: object,
+    ) -> httpx.Response:
+        """Send to the least busy worker; once more to another one if the connection could not
+        be made. ``content`` makes the body afresh for each try (a stream is read once)."""
+        worker = self.supervisor.pick()
+        if worker is None:
             raise self._unavailable()
+        tried: list[Worker] = []
+        while True:
+            tried.append(worker)
+            try:
+                return await self._send(worker, method, path, content, **kwargs)
+            except httpx.ConnectError as exc:
+                worker.mark_unreachable(f"the connection failed ({type(exc).__name__})")
+                retry = self.supervisor.pick(exclude=tried) if len(tried) == 1 else None
+                if retry is None:
+                    raise self._unavailable(
+                        f"the connection failed ({type(exc).__name__})"
+                    ) from exc
+                worker = retry
+
+    async def _send(
+        self,
+        worker: Worker,
+        method: str,
+        path: str,
+        content: Callable[[], AsyncIterator[bytes]] | None,
+        **kwargs: object,
+    ) -> httpx.Response:
+        worker.in_flight += 1
+        worker.forwarded += 1
         try:
             return await self._client.request(
                 method,
-                self.supervisor.url + path,
+                worker.url + path,
+                content=content() if content is not None else None,
                 **kwargs,  # type: ignore[arg-type]
             )
         except httpx.TimeoutException as exc:
@@ -95,8 +143,12 @@ class WorkerClient:
                 f"Try smaller images or try again later.",
                 {"timeout_s": self.settings.worker_timeout_s},
             ) from exc
+        except httpx.ConnectError:
+            raise
         except httpx.TransportError as exc:
             raise self._unavailable(f"the connection failed ({type(exc).__name__})") from exc
+        finally:
+            worker.in_flight -= 1
 
     @staticmethod
     def _raise_for_error(response: httpx.Response) -> None:
@@ -158,7 +210,7 @@ class WorkerClient:
             "/v1/compare",
             params=params,
             headers=headers,
-            content=_one_after_the_other(image_a, image_b),
+            content=lambda: _one_after_the_other(image_a, image_b),
         )
         self._raise_for_error(response)
         return WorkerAnswer.from_body(response.content)
@@ -180,3 +232,20 @@ class WorkerClient:
         response = await self._request("GET", "/v1/metrics")
         self._raise_for_error(response)
         return response.text
+
+    async def embedding_model(self, method: str) -> EmbeddingModel:
+        """What ``method``'s embeddings are (length, weights, calibrated threshold)."""
+        response = await self._request("GET", f"/v1/embed/{method}")
+        self._raise_for_error(response)
+        return EmbeddingModel.model_validate_json(response.content)
+
+    async def embed(self, method: str, image: bytes, request_id: str | None = None) -> Embedding:
+        """One checked image's canonical embedding, sent as the raw body as for compare."""
+        headers = {"Content-Type": "application/octet-stream"}
+        if request_id:
+            headers["X-Request-ID"] = request_id
+        response = await self._request(
+            "POST", f"/v1/embed/{method}", headers=headers, content=image
+        )
+        self._raise_for_error(response)
+        return Embedding.model_validate_json(response.content)

@@ -770,6 +770,18 @@ class WorkerHealth(BaseModel):
     methods: list[MethodStatus]
 
 
+class WorkerReport(BaseModel):
+    """One worker of the gateway's pool, as the gateway sees it."""
+
+    url: str = Field(description="Where the gateway reaches it.")
+    state: WorkerState
+    pid: int | None = Field(None, description="Its process id, for a worker the gateway started.")
+    restarts: int = Field(0, description="How often the gateway restarted it.")
+    error: str | None = Field(None, description="Why it is not ready, if known.")
+    in_flight: int = Field(0, description="Requests sent to it and not answered yet.")
+    forwarded: int = Field(0, description="Requests sent to it since the gateway started.")
+
+
 class HealthResponse(BaseModel):
     """The gateway and its worker."""
 
@@ -790,6 +802,11 @@ class HealthResponse(BaseModel):
         default_factory=dict,
         description="Per loaded CNN: the arithmetic in use and how it was chosen "
         "(ISC_CNN_PRECISION).",
+    )
+    workers: list[WorkerReport] = Field(
+        default_factory=list,
+        description="Every worker behind the gateway; the fields above sum them up (worker is "
+        "ready when one is; status is ok only when all are).",
     )
 
 

@@ -76,7 +76,9 @@ class Settings(BaseSettings):
     )
     worker_host: str = Field("127.0.0.1", description="Address the worker listens on.")
     worker_port: int = Field(
-        0, description="Port the worker listens on; 0 picks a free port (embedded mode)."
+        0,
+        description="Port the worker listens on; 0 picks a free port (embedded mode). With "
+        "several local workers, the next ones take the ports after it.",
     )
     worker_start_timeout_s: float = Field(
         300.0, description="How long the gateway waits for a spawned worker to answer."
@@ -92,6 +94,26 @@ class Settings(BaseSettings):
     )
     worker_restart_backoff_s: float = Field(
         1.0, description="First delay before restarting a dead worker; doubles up to 30 s."
+    )
+    # Several workers behind the gateway (api.worker_pool).
+    local_workers: int = Field(
+        1,
+        ge=1,
+        description="Worker processes the gateway starts and supervises itself when no external "
+        "worker is given; the cores (and worker_threads) are split between them.",
+    )
+    worker_urls: str = Field(
+        "",
+        description="Comma-separated URLs of external workers (with or besides worker_url); "
+        "each request goes to the ready one with the fewest requests in flight.",
+    )
+    worker_dns: str = Field(
+        "",
+        description="host:port of a DNS name that resolves to every worker (e.g. a Kubernetes "
+        "headless Service); re-resolved every worker_dns_refresh_s, each address one worker.",
+    )
+    worker_dns_refresh_s: float = Field(
+        10.0, gt=0, description="How often worker_dns is resolved again."
     )
 
     # Models
@@ -180,6 +202,11 @@ class Settings(BaseSettings):
     def cors_origin_list(self) -> list[str]:
         """The configured CORS origins."""
         return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
+
+    def worker_url_list(self) -> list[str]:
+        """The external workers' URLs given one by one (worker_url, then worker_urls)."""
+        urls = [self.worker_url or "", *self.worker_urls.split(",")]
+        return [url.strip().rstrip("/") for url in urls if url.strip()]
 
     def cnn_method_names(self) -> list[str]:
         """The configured CNNs, in the order given."""

@@ -51,13 +51,15 @@ async def list_methods(
 
 @router.get("/health", response_model=HealthResponse, summary="Gateway and worker state")
 async def health(worker: WorkerDep, supervisor: SupervisorDep) -> HealthResponse:
-    """The gateway answers while it runs; the worker part says whether comparisons can run."""
+    """The gateway answers while it runs; the worker part says whether comparisons can run
+    (on at least one worker: ``worker``), and ``workers`` how each worker is."""
     report = HealthResponse(
-        status="ok" if supervisor.state is WorkerState.READY else "degraded",
+        status="ok" if supervisor.all_ready else "degraded",
         worker=supervisor.state,
         worker_pid=supervisor.pid,
         worker_restarts=supervisor.restarts,
         worker_error=supervisor.error,
+        workers=supervisor.reports(),
     )
     if supervisor.reachable:
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,8 +18,8 @@ from prometheus_client import generate_latest
 
 from api.app import create_app
 from api.dependencies import get_supervisor, get_worker
-from api.supervisor import WorkerSupervisor
 from api.worker_client import WorkerClient
+from api.worker_pool import WorkerPool
 from shared.methods import METHOD_INFO, MethodName
 from shared.schemas import (
     CombinedVerdict,
@@ -125,6 +125,15 @@ class ReachableWorker:
     reachable: bool = True
     state: str = "ready"
     error: str | None = None
+    in_flight: int = 0
+    forwarded: int = 0
+
+    def pick(self, exclude: Iterable[object] = ()) -> ReachableWorker | None:
+        """Itself while reachable and not tried yet (a pool of one)."""
+        return self if self.reachable and self not in exclude else None
+
+    def mark_unreachable(self, why: str) -> None:
+        """Ignored: the tests set ``reachable`` themselves."""
 
 
 @dataclass
@@ -148,9 +157,9 @@ def build_gateway(**settings: Any) -> Gateway:
     async def the_worker() -> WorkerClient:
         return worker
 
-    supervisor = WorkerSupervisor(config)
+    supervisor = WorkerPool(config)
 
-    async def the_supervisor() -> WorkerSupervisor:
+    async def the_supervisor() -> WorkerPool:
         return supervisor
 
     app.dependency_overrides[get_worker] = the_worker
