@@ -1,0 +1,173 @@
+"""The contract of embeddings and collections: what the worker's embed route answers and what the
+gateway's collection routes take and give. Kept apart from ``schemas`` (the pairwise contract)
+because a collection is a different kind of resource: named, stored, and addressed by id."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, Field, field_validator
+
+from shared.methods import METHOD_INFO, MethodFamily, MethodName
+
+COLLECTION_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+"""Lower-case letters, digits, '-' and '_', at most 63 characters: safe as a folder name and as a
+Qdrant collection name, and the same on every operating system."""
+
+IMAGE_ID_PATTERN = r"^[0-9a-f]{32}$"
+"""An image id is the BLAKE2b-128 hash of the file's bytes, as 32 hex digits."""
+
+
+def embeddable_methods() -> list[MethodName]:
+    """The methods that give one vector per image: the CNNs."""
+    return [name for name, info in METHOD_INFO.items() if info.family is MethodFamily.SEMANTIC]
+
+
+class EmbeddingModel(BaseModel):
+    """A CNN as an embedder: what its vectors are and which weights made them."""
+
+    method: MethodName = Field(description="The CNN.", examples=["mobilenet_v2"])
+    dimensions: int = Field(description="Length of each vector.", examples=[1280])
+    weights_key: str | None = Field(
+        None,
+        description="Fingerprint of the weights the vectors come from; vectors of other weights "
+        "are not comparable with these.",
+    )
+    near_duplicate_threshold: float | None = Field(
+        None,
+        description="The calibrated cosine from which two images are near-duplicates for these "
+        "weights; null when these weights were not calibrated.",
+        examples=[0.9],
+    )
+
+
+class Embedding(EmbeddingModel):
+    """One image's canonical embedding (unit length), as the worker computed it."""
+
+    vector: list[float] = Field(description="The unit-length embedding.")
+    width: int = Field(description="Decoded width in pixels, after EXIF rotation.")
+    height: int = Field(description="Decoded height in pixels, after EXIF rotation.")
+
+
+class CollectionCreate(BaseModel):
+    """A new, empty collection."""
+
+    name: str = Field(
+        pattern=COLLECTION_NAME_PATTERN,
+        description="Lower-case letters, digits, '-' and '_', 1-63 characters, starting with a "
+        "letter or digit.",
+        examples=["products"],
+    )
+    method: MethodName = Field(
+        MethodName.MOBILENET_V2,
+        description="The CNN whose embeddings index the images (vgg16, resnet50 or mobilenet_v2).",
+    )
+
+    @field_validator("method")
+    @classmethod
+    def _embeddable(cls, method: MethodName) -> MethodName:
+        if method not in embeddable_methods():
+            allowed = ", ".join(embeddable_methods())
+            raise ValueError(f"{method} gives no embedding; a collection needs one of {allowed}")
+        return method
+
+
+class CollectionInfo(BaseModel):
+    """A collection and what it holds."""
+
+    name: str = Field(examples=["products"])
+    method: MethodName = Field(description="The CNN that embeds its images.")
+    images: int = Field(description="How many images it holds.", examples=[120])
+    dimensions: int = Field(description="Length of each stored vector.", examples=[1280])
+    weights_key: str | None = Field(
+        None, description="Fingerprint of the weights its vectors came from."
+    )
+
+
+class CollectionList(BaseModel):
+    """Every collection, by name."""
+
+    collections: list[CollectionInfo]
+
+
+class AddStatus(StrEnum):
+    """What became of one file sent to a collection."""
+
+    INDEXED = "indexed"
+    ALREADY_PRESENT = "already_present"
+    REFUSED = "refused"
+
+
+class AddedImage(BaseModel):
+    """One file's outcome; a refused file never stops the others."""
+
+    file_name: str = Field(description="The name the file was sent with.", examples=["a.jpg"])
+    status: AddStatus
+    id: str | None = Field(
+        None,
+        description="The image's id (content hash); null when refused.",
+        examples=["3f2a9c0e4b1d7a6f5e8c2b1a0d9e8f7c"],
+    )
+    error: str | None = Field(
+        None, description="Why it was refused (an error code)", examples=["corrupt_image"]
+    )
+    message: str | None = Field(None, description="Why it was refused, in words.")
+
+
+class AddImagesResult(BaseModel):
+    """The outcome of each file, in the order sent."""
+
+    collection: str
+    indexed: int = Field(description="Files added now.")
+    already_present: int = Field(description="Files whose content was already there.")
+    refused: int = Field(description="Files refused (see each one's error).")
+    images: list[AddedImage]
+
+
+class CollectionImage(BaseModel):
+    """One stored image: what is kept of it (never the file itself)."""
+
+    id: str = Field(description="Content hash (BLAKE2b-128, hex).")
+    file_name: str = Field(description="The name it was first added with.")
+    width: int
+    height: int
+    bytes: int = Field(description="Size of the file that was added.")
+
+
+class SearchHit(BaseModel):
+    """An image of the collection and how alike it is to the query."""
+
+    image: CollectionImage
+    score: float = Field(description="Cosine of the two embeddings (1: same embedding).")
+
+
+class SearchResult(BaseModel):
+    """The k most similar images, most similar first."""
+
+    collection: str
+    method: MethodName
+    hits: list[SearchHit]
+
+
+class DuplicatePair(BaseModel):
+    """Two images of the collection at or above the threshold."""
+
+    a: CollectionImage
+    b: CollectionImage
+    score: float = Field(description="Cosine of their embeddings.")
+
+
+class DuplicatesResult(BaseModel):
+    """Every pair at or above the threshold, and the groups they join into."""
+
+    collection: str
+    method: MethodName
+    threshold: float = Field(description="The cosine used.")
+    threshold_source: str = Field(
+        description="'calibrated' (the CNN's near-duplicate threshold) or 'request'."
+    )
+    pairs: list[DuplicatePair] = Field(description="Most similar first.")
+    groups: list[list[str]] = Field(
+        description="Image ids joined by the pairs (connected groups of two or more), largest "
+        "first."
+    )
