@@ -15,9 +15,10 @@ from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
 from api.admission import Admission, FrontDoorMiddleware, key_dependencies
+from api.collections.store import CollectionStore
 from api.docs import api_description, install_docs
 from api.observability import GatewayMetrics, ObservabilityMiddleware
-from api.routes import compare, legacy, meta
+from api.routes import collections, compare, legacy, meta
 from api.uploads import max_body_bytes
 from api.worker_client import WorkerClient
 from api.worker_pool import WorkerPool
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await supervisor.stop()
             await worker.aclose()
+            app.state.collections.close()
 
     app = FastAPI(
         title="Image Similarity Checker",
@@ -74,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.admission = Admission(settings, metrics)
+    app.state.collections = CollectionStore(settings)  # opened on first use
     install_error_handlers(app)
     app.add_middleware(
         BodySizeLimitMiddleware,
@@ -96,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     keyed = key_dependencies(settings)  # the key in the OpenAPI document, when one is set
     app.include_router(compare.router, dependencies=keyed)
     app.include_router(legacy.router, dependencies=keyed)
+    app.include_router(collections.router, dependencies=keyed)
     app.include_router(meta.router)
     app.include_router(meta.methods_router, dependencies=keyed)
     install_docs(app)

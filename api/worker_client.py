@@ -241,11 +241,14 @@ class WorkerClient:
 
     async def embed(self, method: str, image: bytes, request_id: str | None = None) -> Embedding:
         """One checked image's canonical embedding, sent as the raw body as for compare."""
-        headers = {"Content-Type": "application/octet-stream"}
+        headers = {"Content-Type": "application/octet-stream", "Content-Length": str(len(image))}
         if request_id:
             headers["X-Request-ID"] = request_id
         response = await self._request(
-            "POST", f"/v1/embed/{method}", headers=headers, content=image
+            "POST",
+            f"/v1/embed/{method}",
+            headers=headers,
+            content=lambda: _one_after_the_other(image),
         )
         self._raise_for_error(response)
         return Embedding.model_validate_json(response.content)

@@ -30,6 +30,12 @@ class ErrorCode(StrEnum):
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     INTERNAL_ERROR = "internal_error"
+    COLLECTION_NOT_FOUND = "collection_not_found"
+    COLLECTION_EXISTS = "collection_exists"
+    IMAGE_NOT_FOUND = "image_not_found"
+    TOO_MANY_FILES = "too_many_files"
+    THRESHOLD_REQUIRED = "threshold_required"
+    WEIGHTS_MISMATCH = "weights_mismatch"
 
 
 class ErrorInfo(BaseModel):
@@ -82,6 +88,12 @@ ERROR_STATUS: dict[ErrorCode, int] = {
     ErrorCode.WORKER_UNAVAILABLE: 503,
     ErrorCode.WORKER_TIMEOUT: 504,
     ErrorCode.MODEL_TIMEOUT: 504,
+    ErrorCode.COLLECTION_NOT_FOUND: 404,
+    ErrorCode.COLLECTION_EXISTS: 409,
+    ErrorCode.IMAGE_NOT_FOUND: 404,
+    ErrorCode.TOO_MANY_FILES: 413,
+    ErrorCode.THRESHOLD_REQUIRED: 422,
+    ErrorCode.WEIGHTS_MISMATCH: 409,
 }
 """The one HTTP status of each error code, on the gateway and on the worker alike."""
 

@@ -193,6 +193,25 @@ class Settings(BaseSettings):
         "png (lossless, about four times larger and six times slower to encode).",
     )
 
+    # Collections (api/collections): the vector store lives beside the gateway.
+    collections_dir: Path = Field(
+        Path.home() / ".local" / "share" / "image-similarity-checker" / "collections",
+        description="Where the embedded Qdrant store keeps the collections on disk (used when "
+        "qdrant_url is unset; one gateway process at a time).",
+    )
+    qdrant_url: str | None = Field(
+        None,
+        description="URL of a Qdrant server or cluster (e.g. http://qdrant:6333); unset: "
+        "Qdrant's embedded local mode in collections_dir.",
+    )
+    qdrant_api_key: str | None = Field(None, description="API key of that Qdrant server.")
+    collection_max_files: int = Field(
+        64, ge=1, description="Most files one request may add to a collection (413 above)."
+    )
+    collection_max_k: int = Field(
+        100, ge=1, description="Most hits one collection search may ask for (k)."
+    )
+
     web_dir: Path | None = Field(
         None, description="Folder of the web page; unset: the project's web/ folder."
     )

@@ -17,10 +17,11 @@ from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shared.body_limit import BodySizeLimitMiddleware
+from shared.collections import Embedding, EmbeddingModel
 from shared.errors import ErrorCode, ServiceError
 from shared.http_errors import install_error_handlers
 from shared.ignore_regions import parse_ignore_regions
-from shared.methods import MethodChoice
+from shared.methods import MethodChoice, MethodName
 from shared.schemas import (
     CompareAllResult,
     CompareResult,
@@ -32,6 +33,7 @@ from shared.schemas import (
     WorkerState,
 )
 from shared.settings import Settings, get_settings
+from worker.embedder import Embedder
 from worker.methods.base import CompareOptions
 from worker.methods.cnn.precision import TuningStore
 from worker.observability import WorkerMetrics
@@ -80,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     service = ComparisonService(registry, settings)
     metrics = WorkerMetrics(registry, service)
     loader = ModelLoader(registry, settings.cnn_tuning_file)
+    embedder = Embedder(registry, settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -180,6 +183,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise
         metrics.comparisons.labels(method.value, "ok").inc()
         return Response(encoded, media_type="application/json")
+
+    @app.get("/v1/embed/{method}", response_model=EmbeddingModel)
+    async def embedding_model(method: MethodName) -> EmbeddingModel:
+        """What the CNN's vectors are (length, weights, calibrated near-duplicate bound)."""
+        return await anyio.to_thread.run_sync(embedder.model, method)
+
+    @app.post("/v1/embed/{method}", response_model=Embedding)
+    async def embed(method: MethodName, request: Request) -> Embedding:
+        """One image as the raw body (checked by the gateway) -> its canonical embedding."""
+        body = await request.body()  # bounded by BodySizeLimitMiddleware
+        return await anyio.to_thread.run_sync(embedder.embed, method, body)
 
     def compare_json(choice: str, body: bytes, split: int, options: CompareOptions) -> bytes:
         # Split (two copies of up to 20 MB) and serialised once, by pydantic-core, in the

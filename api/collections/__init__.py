@@ -1,0 +1,1 @@
+"""Collections: named sets of indexed images, stored in Qdrant beside the gateway."""

@@ -1,0 +1,196 @@
+"""Collections through the real gateway, worker and embedded Qdrant store: real photos, the real
+MobileNetV2 weights, the store on disk under the test's tmp folder."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image
+
+from tests.support.paths import PHOTOS, SHARED, WEIGHTS, photo, require
+from tests.support.service import Service, running_service
+
+PHOTO_NAMES = ("cat.png", "dog_1.png", "parrot.jpg", "owl.jpg", "sunflower.png", "bird.png")
+
+
+def jpeg_copy(data: bytes, quality: int = 80, scale: float = 1.0) -> bytes:
+    """The same photo re-encoded as JPEG, optionally resized: other bytes, same picture."""
+    image = Image.open(io.BytesIO(data)).convert("RGB")
+    if scale != 1.0:
+        image = image.resize((round(image.width * scale), round(image.height * scale)))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=quality)
+    return out.getvalue()
+
+
+def start(log_dir: Path, name: str, collections_dir: Path) -> Iterator[Service]:
+    require(WEIGHTS)
+    with running_service(
+        log_dir,
+        name,
+        weights_dir=str(WEIGHTS),
+        cnn_methods="mobilenet_v2",
+        cnn_precision="float32",
+        collections_dir=str(collections_dir),
+    ) as service:
+        yield service
+
+
+@pytest.fixture(scope="module")
+def store_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("collections")
+
+
+@pytest.fixture(scope="module")
+def svc(log_dir: Path, store_dir: Path) -> Iterator[Service]:
+    yield from start(log_dir, "collections", store_dir)
+
+
+def add(client: httpx.Client, name: str, files: list[tuple[str, bytes]]) -> dict:
+    response = client.post(
+        f"/api/v1/collections/{name}/images",
+        files=[("files", (file_name, data)) for file_name, data in files],
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def create(client: httpx.Client, name: str) -> dict:
+    response = client.post("/api/v1/collections", json={"name": name, "method": "mobilenet_v2"})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_search_with_a_jpeg_copy_finds_the_photo_first(svc: Service) -> None:
+    with svc.client() as client:
+        info = create(client, "photos")
+        assert info["dimensions"] == 1280 and info["images"] == 0
+        added = add(client, "photos", [(name, photo(name)) for name in PHOTO_NAMES])
+        assert added["indexed"] == len(PHOTO_NAMES) and added["refused"] == 0
+        response = client.post(
+            "/api/v1/collections/photos/search",
+            files={"image": ("q.jpg", jpeg_copy(photo("parrot.jpg"), quality=70))},
+            data={"k": "3"},
+        )
+        assert response.status_code == 200, response.text
+        hits = response.json()["hits"]
+        assert len(hits) == 3
+        assert hits[0]["image"]["file_name"] == "parrot.jpg"
+        assert hits[0]["score"] > 0.95 > hits[1]["score"]
+        scores = [hit["score"] for hit in hits]
+        assert scores == sorted(scores, reverse=True)
+        listed = client.get("/api/v1/collections").json()["collections"]
+        assert {"name": "photos", "images": len(PHOTO_NAMES)}.items() <= listed[0].items()
+
+
+def test_adding_the_same_files_again_is_idempotent(svc: Service) -> None:
+    with svc.client() as client:
+        create(client, "again")
+        files = [(name, photo(name)) for name in PHOTO_NAMES[:3]]
+        first = add(client, "again", files)
+        second = add(client, "again", [*files, ("copy-of-cat.png", photo("cat.png"))])
+        assert first["indexed"] == 3
+        assert second["indexed"] == 0 and second["already_present"] == 4
+        assert [image["id"] for image in second["images"][:3]] == [
+            image["id"] for image in first["images"]
+        ]
+        assert client.get("/api/v1/collections/again").json()["images"] == 3
+        image_id = first["images"][0]["id"]
+        stored = client.get(f"/api/v1/collections/again/images/{image_id}").json()
+        assert stored["file_name"] == "cat.png" and stored["width"] == 512
+        assert client.delete(f"/api/v1/collections/again/images/{image_id}").status_code == 204
+        gone = client.get(f"/api/v1/collections/again/images/{image_id}")
+        assert gone.status_code == 404 and gone.json()["error"]["code"] == "image_not_found"
+        assert client.get("/api/v1/collections/again").json()["images"] == 2
+
+
+def test_a_bad_file_is_refused_and_the_others_are_indexed(svc: Service) -> None:
+    with svc.client() as client:
+        create(client, "mixed")
+        added = add(
+            client,
+            "mixed",
+            [("cat.png", photo("cat.png")), ("notes.txt", b"not an image at all")],
+        )
+        assert added["indexed"] == 1 and added["refused"] == 1
+        assert added["images"][1]["error"] == "unsupported_media_type"
+
+
+def test_duplicates_finds_planted_copies_and_not_different_photos(svc: Service) -> None:
+    flowers = SHARED / "eval" / "flowers-dev"
+    lilies = sorted(require(flowers / "tiger_lily").glob("*.jpg"))[:3]
+    with svc.client() as client:
+        create(client, "dedup")
+        files = [(name, photo(name)) for name in PHOTO_NAMES]
+        files += [(f"lily-{path.name}", path.read_bytes()) for path in lilies]
+        files.append(("cat-copy.jpg", jpeg_copy(photo("cat.png"), quality=60)))
+        files.append(("owl-small.jpg", jpeg_copy(photo("owl.jpg"), scale=0.5)))
+        assert add(client, "dedup", files)["indexed"] == len(files)
+        response = client.get("/api/v1/collections/dedup/duplicates")
+        assert response.status_code == 200, response.text
+        found = response.json()
+        assert found["threshold_source"] == "calibrated"
+        names = {
+            frozenset((pair["a"]["file_name"], pair["b"]["file_name"])) for pair in found["pairs"]
+        }
+        assert names == {
+            frozenset(("cat.png", "cat-copy.jpg")),
+            frozenset(("owl.jpg", "owl-small.jpg")),
+        }, found["pairs"]
+        assert all(pair["score"] >= found["threshold"] for pair in found["pairs"])
+        assert sorted(len(group) for group in found["groups"]) == [2, 2]
+        # A lower, explicit threshold is used as given.
+        loose = client.get("/api/v1/collections/dedup/duplicates", params={"threshold": 0.0})
+        assert loose.json()["threshold_source"] == "request"
+        count = len(files)
+        assert len(loose.json()["pairs"]) == count * (count - 1) // 2
+
+
+def test_bad_requests_get_clear_json_errors(svc: Service) -> None:
+    with svc.client() as client:
+        missing = client.get("/api/v1/collections/nope")
+        assert missing.status_code == 404
+        assert missing.json()["error"]["code"] == "collection_not_found"
+        assert "nope" in missing.json()["error"]["message"]
+        search = client.post(
+            "/api/v1/collections/nope/search", files={"image": ("a.png", photo("cat.png"))}
+        )
+        assert search.status_code == 404
+        assert search.json()["error"]["code"] == "collection_not_found"
+        create(client, "twice")
+        again = client.post("/api/v1/collections", json={"name": "twice"})
+        assert again.status_code == 409 and again.json()["error"]["code"] == "collection_exists"
+        bad_name = client.post("/api/v1/collections", json={"name": "Bad Name!"})
+        assert bad_name.status_code == 422
+        not_cnn = client.post("/api/v1/collections", json={"name": "ok", "method": "ssim"})
+        assert not_cnn.status_code == 422
+        too_many = client.post(
+            "/api/v1/collections/twice/search",
+            files={"image": ("a.png", photo("cat.png"))},
+            data={"k": "1000"},
+        )
+        assert too_many.status_code == 422
+        assert client.delete("/api/v1/collections/twice").status_code == 204
+        assert client.get("/api/v1/collections/twice").status_code == 404
+
+
+def test_a_collection_survives_a_restart(log_dir: Path, tmp_path: Path) -> None:
+    require(PHOTOS)
+    files = [(name, photo(name)) for name in PHOTO_NAMES[:3]]
+    for run, service in enumerate(_two_runs(log_dir, tmp_path)):
+        with service.client() as client:
+            if run == 0:
+                create(client, "kept")
+                add(client, "kept", files)
+            else:
+                assert client.get("/api/v1/collections/kept").json()["images"] == 3
+                assert add(client, "kept", files)["already_present"] == 3
+
+
+def _two_runs(log_dir: Path, store: Path) -> Iterator[Service]:
+    for run in range(2):
+        yield from start(log_dir, f"collections-restart-{run}", store)

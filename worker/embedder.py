@@ -1,0 +1,98 @@
+"""One image's canonical CNN embedding, for the gateway's collections.
+
+The worker stays stateless: it decodes and embeds, and says which weights the vector came from
+and what its calibrated near-duplicate threshold is; storing and searching vectors is the
+gateway's (``api/collections``). The vector is the one ``compare`` uses (``CnnMethod.embed``), so a
+collection's scores are the pairwise CNN scores and the same calibrated thresholds apply.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from shared.collections import Embedding, EmbeddingModel, embeddable_methods
+from shared.errors import ErrorCode, ServiceError
+from shared.methods import MethodName
+from shared.schemas import MethodState, Verdict
+from shared.settings import Settings
+from worker.decode import DecodedImage, decode_image, digest_of
+from worker.methods.cnn import CnnMethod
+from worker.registry import Registry
+from worker.verdict import thresholds_for
+
+
+class Embedder:
+    """Embeds images with the registry's CNNs."""
+
+    def __init__(self, registry: Registry, settings: Settings) -> None:
+        self.registry = registry
+        self.settings = settings
+        self._dimensions: dict[MethodName, int] = {}
+        self._lock = threading.Lock()
+
+    def _ready_cnn(self, method: MethodName) -> CnnMethod:
+        if method not in embeddable_methods():
+            raise ServiceError(
+                ErrorCode.VALIDATION_ERROR,
+                f"{method} gives no embedding; use one of {', '.join(embeddable_methods())}.",
+                {"field": "method"},
+            )
+        availability = self.registry.availability(method)
+        cnn = next((cnn for cnn in self.registry.cnns if cnn.name == method), None)
+        if cnn is None or availability.state is not MethodState.READY:
+            raise availability.refusal(method, self.settings.retry_after_s)
+        return cnn
+
+    def model(self, method: MethodName) -> EmbeddingModel:
+        """What ``method``'s vectors are: length, weights, calibrated near-duplicate bound."""
+        cnn = self._ready_cnn(method)
+        with self._lock:
+            dimensions = self._dimensions.get(method)
+        if dimensions is None:
+            # The length follows from the network; one small forward pass reads it, once.
+            probe = DecodedImage.from_pixels(np.full((32, 32, 3), 128, np.uint8))
+            dimensions = int(cnn.embed(probe).shape[0])
+            with self._lock:
+                self._dimensions[method] = dimensions
+        key = cnn.availability().calibration_key
+        return EmbeddingModel(
+            method=method,
+            dimensions=dimensions,
+            weights_key=key,
+            near_duplicate_threshold=_near_duplicate_bound(key),
+        )
+
+    def embed(self, method: MethodName, data: bytes) -> Embedding:
+        """Decode ``data`` and embed it; ``ServiceError`` for a file that is no sound image."""
+        cnn = self._ready_cnn(method)
+        image = decode_image(
+            data,
+            "image",
+            self.settings.max_image_pixels,
+            enough_side=cnn.decode_side,
+            digest=digest_of(data),
+        )
+        vector = cnn.embed(image)
+        key = cnn.availability().calibration_key
+        with self._lock:
+            self._dimensions[method] = int(vector.shape[0])
+        return Embedding(
+            method=method,
+            dimensions=int(vector.shape[0]),
+            weights_key=key,
+            near_duplicate_threshold=_near_duplicate_bound(key),
+            vector=vector.astype(np.float64).tolist(),
+            width=image.info.width,
+            height=image.info.height,
+        )
+
+
+def _near_duplicate_bound(calibration_key: str | None) -> float | None:
+    thresholds = thresholds_for(calibration_key)
+    if thresholds is None:
+        return None
+    return next(
+        (bound for verdict, bound in thresholds.bounds if verdict is Verdict.NEAR_DUPLICATE), None
+    )
