@@ -9,17 +9,21 @@ error code and message are printed) or answered something that is not the servic
 from __future__ import annotations
 
 import base64
+import secrets
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
 from isc_client.client import DEFAULT_TIMEOUT_S, DEFAULT_URL, Client
 from isc_client.errors import APIError, ISCError
 from isc_client.screenshot import ScreenshotOptions
+from shared.collections import AddImagesResult, DuplicatesResult
+from shared.errors import ErrorCode
 from shared.ignore_regions import parse_ignore_regions
 from shared.methods import ALL_METHODS, MethodName
 from shared.schemas import CompareAllResult, CompareResult, HeatmapFormat, ScreenshotCheck
@@ -396,6 +400,176 @@ def health(
         out.print("models loaded: " + ", ".join(m.value for m in report.models_loaded))
     for name, reason in report.models_unavailable.items():
         out.print(f"{name} unavailable: {reason}", markup=False)
+
+
+IMAGE_SUFFIXES = frozenset(
+    {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".avif", ".heic", ".heif"}
+)
+BATCH_FILES = 16
+"""Files per request when indexing a folder (well under the service's default limit of 64)."""
+
+CollectionOption = Annotated[
+    str, typer.Option("--collection", "-c", help="The collection's name.", show_default=False)
+]
+MethodOption = Annotated[
+    str,
+    typer.Option("--method", "-m", help="The CNN that embeds the images (a new collection)."),
+]
+RecursiveOption = Annotated[
+    bool, typer.Option("--recursive", "-r", help="Also index the folder's sub-folders.")
+]
+FolderArgument = Annotated[
+    Path, typer.Argument(exists=True, file_okay=False, readable=True, show_default=False)
+]
+
+
+def _images_in(folder: Path, recursive: bool) -> tuple[list[Path], int]:
+    """The folder's image files by name, sorted, and how many other files were skipped."""
+    found = sorted(p for p in (folder.rglob("*") if recursive else folder.iterdir()) if p.is_file())
+    images = [p for p in found if p.suffix.lower() in IMAGE_SUFFIXES]
+    return images, len(found) - len(images)
+
+
+def _index(
+    client: Client, collection: str, method: str, folder: Path, recursive: bool
+) -> AddImagesResult:
+    """Add every image of ``folder`` in batches, creating the collection when it is missing;
+    what is indexed already (same content) is skipped by the service, so a rerun resumes."""
+    try:
+        client.collection(collection)
+    except APIError as error:
+        if error.code != ErrorCode.COLLECTION_NOT_FOUND:
+            raise
+        client.create_collection(collection, method)
+    images, skipped = _images_in(folder, recursive)
+    if skipped:
+        err.print(f"skipped {skipped} files that are not images (by their name)")
+    total = AddImagesResult(
+        collection=collection, indexed=0, already_present=0, refused=0, images=[]
+    )
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+    ) as progress:
+        task = progress.add_task(f"indexing into {collection}", total=len(images))
+        for start in range(0, len(images), BATCH_FILES):
+            batch = images[start : start + BATCH_FILES]
+            done = client.add(collection, list(batch))
+            for added, path in zip(done.images, batch, strict=True):
+                added.file_name = str(path.relative_to(folder))
+            total.indexed += done.indexed
+            total.already_present += done.already_present
+            total.refused += done.refused
+            total.images.extend(done.images)
+            progress.advance(task, len(batch))
+    for added in total.images:
+        if added.error:
+            err.print(f"refused {added.file_name}: {added.message}", markup=False)
+    return total
+
+
+@app.command()
+def index(
+    folder: FolderArgument,
+    collection: CollectionOption,
+    method: MethodOption = MethodName.MOBILENET_V2.value,
+    recursive: RecursiveOption = False,
+    json_output: JsonOption = False,
+    url: UrlOption = DEFAULT_URL,
+    api_key: KeyOption = None,
+    timeout: TimeoutOption = DEFAULT_TIMEOUT_S,
+) -> None:
+    """Add the images of FOLDER to a collection (created when missing; a rerun resumes)."""
+    try:
+        with Client(url, api_key=api_key, timeout=timeout) as client:
+            total = _index(client, collection, method, folder, recursive)
+    except ISCError as error:
+        raise _fail(error) from error
+    if json_output:
+        sys.stdout.write(total.model_dump_json(indent=2) + "\n")
+        return
+    out.print(
+        f"{collection}: {total.indexed} indexed, {total.already_present} already present, "
+        f"{total.refused} refused"
+    )
+
+
+@app.command()
+def search(
+    image: ImagePath,
+    collection: CollectionOption,
+    k: Annotated[int, typer.Option("-k", min=1, help="How many hits.")] = 10,
+    json_output: JsonOption = False,
+    url: UrlOption = DEFAULT_URL,
+    api_key: KeyOption = None,
+    timeout: TimeoutOption = DEFAULT_TIMEOUT_S,
+) -> None:
+    """The K images of a collection most similar to IMAGE, most similar first."""
+    try:
+        with Client(url, api_key=api_key, timeout=timeout) as client:
+            found = client.search(collection, image, k)
+    except ISCError as error:
+        raise _fail(error) from error
+    if json_output:
+        sys.stdout.write(found.model_dump_json(indent=2) + "\n")
+        return
+    table = Table("score", "file", "id")
+    for hit in found.hits:
+        table.add_row(f"{hit.score:.4f}", hit.image.file_name, hit.image.id)
+    out.print(table)
+
+
+def _print_duplicates(found: DuplicatesResult) -> None:
+    names = {image.id: image.file_name for pair in found.pairs for image in (pair.a, pair.b)}
+    out.print(
+        f"{len(found.groups)} groups of near-duplicates ({len(found.pairs)} pairs at cosine >= "
+        f"{found.threshold:.3f}, {found.threshold_source})"
+    )
+    for number, group in enumerate(found.groups, 1):
+        out.print(f"group {number}: " + ", ".join(names[i] for i in group), markup=False)
+
+
+@app.command()
+def dedup(
+    folder: FolderArgument,
+    collection: Annotated[
+        str | None,
+        typer.Option(
+            "--collection", "-c", help="Keep the index in this collection (default: temporary)."
+        ),
+    ] = None,
+    method: MethodOption = MethodName.MOBILENET_V2.value,
+    threshold: Annotated[
+        float | None,
+        typer.Option(
+            "--threshold", help="Lowest cosine of a pair (default: the CNN's calibrated one)."
+        ),
+    ] = None,
+    recursive: RecursiveOption = False,
+    json_output: JsonOption = False,
+    url: UrlOption = DEFAULT_URL,
+    api_key: KeyOption = None,
+    timeout: TimeoutOption = DEFAULT_TIMEOUT_S,
+) -> None:
+    """Find the groups of near-duplicate images in FOLDER, through a collection."""
+    name = collection or f"isc-dedup-{secrets.token_hex(4)}"
+    try:
+        with Client(url, api_key=api_key, timeout=timeout) as client:
+            try:
+                _index(client, name, method, folder, recursive)
+                found = client.duplicates(name, threshold)
+            finally:
+                if collection is None:
+                    client.delete_collection(name)
+    except ISCError as error:
+        raise _fail(error) from error
+    if json_output:
+        sys.stdout.write(found.model_dump_json(indent=2) + "\n")
+        return
+    _print_duplicates(found)
 
 
 def main() -> None:

@@ -26,6 +26,13 @@ from isc_client.errors import (
 from isc_client.images import ImageInput, to_upload
 from isc_client.retry import RetryPolicy
 from isc_client.screenshot import ScreenshotOptions
+from shared.collections import (
+    AddImagesResult,
+    CollectionInfo,
+    CollectionList,
+    DuplicatesResult,
+    SearchResult,
+)
 from shared.methods import ALL_METHODS, MethodName
 from shared.schemas import (
     CompareAllResult,
@@ -55,12 +62,16 @@ class _Call(Generic[Model]):
     path: str
     answer: type[Model]
     data: dict[str, str] = field(default_factory=dict)
-    files: dict[str, tuple[str, bytes]] | None = None
+    files: dict[str, tuple[str, bytes]] | list[tuple[str, tuple[str, bytes]]] | None = None
+    json: dict[str, Any] | None = None
+    params: dict[str, str] | None = None
 
     def parse(self, response: httpx.Response) -> Model:
         """The typed answer, or the typed exception for an error answer."""
         if not response.is_success:
             raise error_from_response(response)
+        if response.status_code == 204:
+            return self.answer()  # a deletion: nothing to read (``Deleted``)
         try:
             return self.answer.model_validate_json(response.content)
         except ValidationError as exc:
@@ -106,6 +117,37 @@ def _compare_call(
         data={key: value for key, value in fields.items() if value is not None},
         files={"image_a": to_upload(image_a, "image_a"), "image_b": to_upload(image_b, "image_b")},
     )
+
+
+class Deleted(BaseModel):
+    """The answer of a deletion (204, no body)."""
+
+
+def _create_collection_call(name: str, method: MethodName | str) -> _Call[CollectionInfo]:
+    method_name = method.value if isinstance(method, MethodName) else str(method)
+    return _Call(
+        "POST", "/api/v1/collections", CollectionInfo, json={"name": name, "method": method_name}
+    )
+
+
+def _add_call(name: str, images: list[ImageInput]) -> _Call[AddImagesResult]:
+    files = [("files", to_upload(image, f"image-{i}")) for i, image in enumerate(images)]
+    return _Call("POST", f"/api/v1/collections/{name}/images", AddImagesResult, files=files)
+
+
+def _search_call(name: str, image: ImageInput, k: int) -> _Call[SearchResult]:
+    return _Call(
+        "POST",
+        f"/api/v1/collections/{name}/search",
+        SearchResult,
+        data={"k": str(k)},
+        files={"image": to_upload(image, "image")},
+    )
+
+
+def _duplicates_call(name: str, threshold: float | None) -> _Call[DuplicatesResult]:
+    params = {} if threshold is None else {"threshold": repr(float(threshold))}
+    return _Call("GET", f"/api/v1/collections/{name}/duplicates", DuplicatesResult, params=params)
 
 
 def _one_method(method: MethodName | str) -> str:
@@ -192,7 +234,12 @@ class Client(_Base):
         while True:
             try:
                 response = self._http.request(
-                    call.method, call.path, data=call.data or None, files=call.files
+                    call.method,
+                    call.path,
+                    data=call.data or None,
+                    files=call.files,
+                    json=call.json,
+                    params=call.params,
                 )
             except httpx.TransportError as exc:
                 raise self._transport_error(exc) from exc
@@ -261,6 +308,36 @@ class Client(_Base):
         """The gateway's and the worker's state (``/health`` always answers 200)."""
         return self._run(_Call("GET", "/health", HealthResponse))
 
+    def create_collection(
+        self, name: str, method: MethodName | str = MethodName.MOBILENET_V2
+    ) -> CollectionInfo:
+        """A new, empty collection whose images ``method`` (a CNN) embeds."""
+        return self._run(_create_collection_call(name, method))
+
+    def collections(self) -> CollectionList:
+        """Every collection with its CNN and number of images."""
+        return self._run(_Call("GET", "/api/v1/collections", CollectionList))
+
+    def collection(self, name: str) -> CollectionInfo:
+        """One collection."""
+        return self._run(_Call("GET", f"/api/v1/collections/{name}", CollectionInfo))
+
+    def delete_collection(self, name: str) -> None:
+        """Drop a collection and what it stores."""
+        self._run(_Call("DELETE", f"/api/v1/collections/{name}", Deleted))
+
+    def add(self, name: str, images: list[ImageInput]) -> AddImagesResult:
+        """Add images (idempotent: the id is the content hash); each file's outcome."""
+        return self._run(_add_call(name, images))
+
+    def search(self, name: str, image: ImageInput, k: int = 10) -> SearchResult:
+        """The ``k`` images of the collection most similar to ``image``."""
+        return self._run(_search_call(name, image, k))
+
+    def duplicates(self, name: str, threshold: float | None = None) -> DuplicatesResult:
+        """Every pair at or above ``threshold`` (default: the CNN's calibrated one)."""
+        return self._run(_duplicates_call(name, threshold))
+
 
 async def _async_sleep(seconds: float) -> None:
     await asyncio.sleep(seconds)
@@ -309,7 +386,12 @@ class AsyncClient(_Base):
         while True:
             try:
                 response = await self._http.request(
-                    call.method, call.path, data=call.data or None, files=call.files
+                    call.method,
+                    call.path,
+                    data=call.data or None,
+                    files=call.files,
+                    json=call.json,
+                    params=call.params,
                 )
             except httpx.TransportError as exc:
                 raise self._transport_error(exc) from exc
@@ -375,3 +457,33 @@ class AsyncClient(_Base):
     async def health(self) -> HealthResponse:
         """See ``Client.health``."""
         return await self._run(_Call("GET", "/health", HealthResponse))
+
+    async def create_collection(
+        self, name: str, method: MethodName | str = MethodName.MOBILENET_V2
+    ) -> CollectionInfo:
+        """See ``Client.create_collection``."""
+        return await self._run(_create_collection_call(name, method))
+
+    async def collections(self) -> CollectionList:
+        """See ``Client.collections``."""
+        return await self._run(_Call("GET", "/api/v1/collections", CollectionList))
+
+    async def collection(self, name: str) -> CollectionInfo:
+        """See ``Client.collection``."""
+        return await self._run(_Call("GET", f"/api/v1/collections/{name}", CollectionInfo))
+
+    async def delete_collection(self, name: str) -> None:
+        """See ``Client.delete_collection``."""
+        await self._run(_Call("DELETE", f"/api/v1/collections/{name}", Deleted))
+
+    async def add(self, name: str, images: list[ImageInput]) -> AddImagesResult:
+        """See ``Client.add``."""
+        return await self._run(_add_call(name, images))
+
+    async def search(self, name: str, image: ImageInput, k: int = 10) -> SearchResult:
+        """See ``Client.search``."""
+        return await self._run(_search_call(name, image, k))
+
+    async def duplicates(self, name: str, threshold: float | None = None) -> DuplicatesResult:
+        """See ``Client.duplicates``."""
+        return await self._run(_duplicates_call(name, threshold))

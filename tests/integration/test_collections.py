@@ -4,6 +4,10 @@ MobileNetV2 weights, the store on disk under the test's tmp folder."""
 from __future__ import annotations
 
 import io
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +15,8 @@ import httpx
 import pytest
 from PIL import Image
 
+from isc_client import Client
+from shared.collections import AddStatus, DuplicatesResult, SearchResult
 from tests.support.paths import PHOTOS, SHARED, WEIGHTS, photo, require
 from tests.support.service import Service, running_service
 
@@ -194,3 +200,65 @@ def test_a_collection_survives_a_restart(log_dir: Path, tmp_path: Path) -> None:
 def _two_runs(log_dir: Path, store: Path) -> Iterator[Service]:
     for run in range(2):
         yield from start(log_dir, f"collections-restart-{run}", store)
+
+
+def test_the_python_client_indexes_searches_and_finds_duplicates(svc: Service) -> None:
+    with Client(svc.base_url) as client:
+        info = client.create_collection("client")
+        assert info.method == "mobilenet_v2"
+        paths = [require(PHOTOS / name) for name in PHOTO_NAMES[:4]]
+        added = client.add("client", [*paths, jpeg_copy(photo("cat.png"), quality=60)])
+        assert [image.status for image in added.images] == [AddStatus.INDEXED] * 5
+        found = client.search("client", jpeg_copy(photo("dog_1.png")), k=2)
+        assert isinstance(found, SearchResult) and found.hits[0].image.file_name == "dog_1.png"
+        duplicates = client.duplicates("client")
+        assert [len(group) for group in duplicates.groups] == [2]
+        assert {duplicates.pairs[0].a.file_name, duplicates.pairs[0].b.file_name} == {
+            "cat.png",
+            "image-4",
+        }
+        assert "client" in [c.name for c in client.collections().collections]
+        client.delete_collection("client")
+        assert "client" not in [c.name for c in client.collections().collections]
+
+
+ISC = Path(sys.executable).parent / "isc"
+
+
+def isc(service: Service, *args: str | Path) -> subprocess.CompletedProcess:
+    environment = {k: v for k, v in os.environ.items() if k not in ("ISC_URL", "ISC_API_KEY")}
+    return subprocess.run(
+        [str(ISC), *map(str, args), "--url", service.base_url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**environment, "COLUMNS": "200"},
+        check=False,
+    )
+
+
+def test_isc_index_search_and_dedup_a_folder(svc: Service, tmp_path: Path) -> None:
+    folder = tmp_path / "album"
+    folder.mkdir()
+    for name in PHOTO_NAMES:
+        (folder / name).write_bytes(photo(name))
+    (folder / "owl-copy.jpg").write_bytes(jpeg_copy(photo("owl.jpg"), scale=0.75))
+    (folder / "notes.txt").write_text("not an image")
+    dedup = isc(svc, "dedup", folder, "--json")
+    assert dedup.returncode == 0, dedup.stderr
+    found = DuplicatesResult.model_validate_json(dedup.stdout)
+    names = [{pair.a.file_name, pair.b.file_name} for pair in found.pairs]
+    assert names == [{"owl.jpg", "owl-copy.jpg"}]
+    assert "skipped 1 files" in dedup.stderr
+    with Client(svc.base_url) as client:  # the temporary collection is gone
+        assert not [c for c in client.collections().collections if c.name.startswith("isc-")]
+    first = isc(svc, "index", folder, "--collection", "album")
+    assert first.returncode == 0, first.stderr
+    assert "7 indexed, 0 already present, 0 refused" in first.stdout
+    again = isc(svc, "index", folder, "-c", "album")
+    assert "0 indexed, 7 already present" in again.stdout
+    hits = isc(svc, "search", require(PHOTOS / "parrot.jpg"), "-c", "album", "-k", "2", "--json")
+    assert hits.returncode == 0, hits.stderr
+    assert json.loads(hits.stdout)["hits"][0]["image"]["file_name"] == "parrot.jpg"
+    missing = isc(svc, "search", require(PHOTOS / "parrot.jpg"), "-c", "nothing-here")
+    assert missing.returncode == 3 and "collection_not_found" in missing.stderr
