@@ -7,7 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 
+from tests.support.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.support.paths import WEIGHTS, WHERE_TO_PUT_IT, in_ci, missing_data
 from tests.support.service import Service, running_service
 
@@ -22,6 +24,18 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if in_ci() and missing:
         listed = ", ".join(str(path) for path in missing)
         raise pytest.UsageError(f"CI is set and test data is missing ({listed}): {WHERE_TO_PUT_IT}")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """One headless Chromium for the whole session: the page's tests and the screenshots.
+    Playwright's sync API keeps an event loop running while it is open, so there is one."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium package")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
 
 
 @pytest.fixture(scope="session")

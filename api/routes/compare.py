@@ -73,6 +73,7 @@ async def compare(
             description="Screenshot check (pixel method): the colour difference in delta E00 "
             "(CIEDE2000) above which a pixel counts as changed. Default: the just-noticeable "
             "difference, ISC_PIXEL_JND (2.3). 0 counts every byte that differs.",
+            examples=[""],  # Swagger leaves it empty (unset) instead of a sample value
         ),
     ] = None,
     antialiasing: Annotated[
@@ -90,6 +91,7 @@ async def compare(
             description="Screenshot check: rectangles of image A not to compare (a clock, an "
             "ad), as 'x,y,w,h' in A's pixels, several separated by ';': "
             "'0,0,1920,64;1700,900,200,150'. At most 100; clipped at A's edges.",
+            examples=[""],  # Swagger leaves it empty (unset) instead of a sample value
         ),
     ] = None,
     max_changed_pixels: Annotated[
@@ -98,6 +100,7 @@ async def compare(
             ge=0,
             description="Screenshot check: passed is false when more pixels changed (0: any "
             "change fails).",
+            examples=[""],  # Swagger leaves it empty (unset) instead of a sample value
         ),
     ] = None,
     max_changed_percent: Annotated[
@@ -107,6 +110,7 @@ async def compare(
             le=100,
             description="Screenshot check: passed is false when a larger share of the compared "
             "pixels changed, in percent.",
+            examples=[""],  # Swagger leaves it empty (unset) instead of a sample value
         ),
     ] = None,
     diff_image: Annotated[

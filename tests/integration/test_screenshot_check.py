@@ -9,10 +9,11 @@ import re
 import numpy as np
 import pytest
 from PIL import Image
+from playwright.sync_api import Browser
 
 from tests.support.checks import decode_data_url
 from tests.support.images import png
-from tests.support.screenshots import CLOCK_BOX, HEIGHT, WIDTH, card_html, chromium, render
+from tests.support.screenshots import CLOCK_BOX, HEIGHT, WIDTH, card_html, render
 from tests.support.service import Service
 
 PRICE_BOX = (20, 130, 120, 40)
@@ -20,14 +21,13 @@ PRICE_BOX = (20, 130, 120, 40)
 
 
 @pytest.fixture(scope="module")
-def shots() -> dict[str, bytes]:
-    with chromium() as browser:
-        return {
-            "base": render(browser, card_html()),
-            "price": render(browser, card_html(price="$59.99")),
-            "clock": render(browser, card_html(clock="10:42:13")),
-            "line": render(browser, card_html(line_shift=1.0)),
-        }
+def shots(browser: Browser) -> dict[str, bytes]:
+    return {
+        "base": render(browser, card_html()),
+        "price": render(browser, card_html(price="$59.99")),
+        "clock": render(browser, card_html(clock="10:42:13")),
+        "line": render(browser, card_html(line_shift=1.0)),
+    }
 
 
 def _check(service: Service, a: bytes, b: bytes, **fields: str) -> dict:
