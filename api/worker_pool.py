@@ -124,8 +124,9 @@ class WorkerPool:
         if not self.members:
             return self._dns_error or "no worker is configured"
         for member in self.members:
-            if member.error:
-                return member.error if len(self.members) == 1 else f"{member.url}: {member.error}"
+            if member.error:  # with several workers, it says which one
+                named = len(self.members) == 1 or member.url in member.error
+                return member.error if named else f"{member.url}: {member.error}"
         return None
 
     @property
