@@ -18,7 +18,7 @@ from api.admission import Admission, FrontDoorMiddleware, key_dependencies
 from api.collections.store import CollectionStore
 from api.docs import api_description, install_docs
 from api.observability import GatewayMetrics, ObservabilityMiddleware
-from api.routes import collections, compare, legacy, meta
+from api.routes import collections, compare, embed, legacy, meta
 from api.uploads import max_body_bytes
 from api.worker_client import WorkerClient
 from api.worker_pool import WorkerPool
@@ -100,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(compare.router, dependencies=keyed)
     app.include_router(legacy.router, dependencies=keyed)
     app.include_router(collections.router, dependencies=keyed)
+    app.include_router(embed.router, dependencies=keyed)
     app.include_router(meta.router)
     app.include_router(meta.methods_router, dependencies=keyed)
     install_docs(app)

@@ -171,3 +171,8 @@ class DuplicatesResult(BaseModel):
         description="Image ids joined by the pairs (connected groups of two or more), largest "
         "first."
     )
+    truncated: bool = Field(
+        False,
+        description="More pairs were at or above the threshold than max_pairs: only the most "
+        "similar are listed (and grouped).",
+    )

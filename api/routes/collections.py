@@ -120,7 +120,7 @@ def _same_weights(collection: StoredCollection, weights_key: str | None) -> None
         )
 
 
-async def _read_checked(upload: UploadFile, settings: Settings) -> bytes:
+async def read_checked(upload: UploadFile, settings: Settings) -> bytes:
     """One file's bytes within the size limit and with a supported image header."""
     field = upload.filename or "image"
     data = await upload.read(settings.max_upload_bytes + 1)
@@ -212,7 +212,7 @@ async def add_images(
     for upload in files:
         file_name = upload.filename or "image"
         try:
-            data = await _read_checked(upload, settings)
+            data = await read_checked(upload, settings)
         except ServiceError as error:
             outcomes.append(_refused(file_name, error))
             continue
@@ -301,7 +301,7 @@ async def search(
             {"field": "k", "limit": settings.collection_max_k},
         )
     collection = await anyio.to_thread.run_sync(store.get, name)
-    data = await _read_checked(image, settings)
+    data = await read_checked(image, settings)
     embedding = await worker.embed(collection.method, data, request_id_of(request.scope))
     _same_weights(collection, embedding.weights_key)
     hits = await anyio.to_thread.run_sync(store.search, name, embedding.vector, k)
@@ -331,6 +331,15 @@ async def duplicates(
             "threshold (422 threshold_required when its weights are not calibrated).",
         ),
     ] = None,
+    max_pairs: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=100_000,
+            description="Most pairs answered (the most similar); truncated says when more "
+            "were found.",
+        ),
+    ] = 10_000,
 ) -> DuplicatesResult:
     """All pairs at or above the threshold, most similar first, and the groups they join."""
     collection = await anyio.to_thread.run_sync(store.get, name)
@@ -347,7 +356,7 @@ async def duplicates(
             )
         threshold, source = model.near_duplicate_threshold, "calibrated"
     images, vectors = await anyio.to_thread.run_sync(store.vectors, name)
-    pairs = await anyio.to_thread.run_sync(similar_pairs, vectors, threshold)
+    pairs, truncated = await anyio.to_thread.run_sync(similar_pairs, vectors, threshold, max_pairs)
     joined = groups(len(images), pairs)
     described = [_image(image) for image in images]
     return DuplicatesResult(
@@ -357,6 +366,7 @@ async def duplicates(
         threshold_source=source,
         pairs=[DuplicatePair(a=described[i], b=described[j], score=s) for i, j, s in pairs],
         groups=[[images[i].id for i in group] for group in joined],
+        truncated=truncated,
     )
 
 

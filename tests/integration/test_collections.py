@@ -154,6 +154,11 @@ def test_duplicates_finds_planted_copies_and_not_different_photos(svc: Service) 
         assert loose.json()["threshold_source"] == "request"
         count = len(files)
         assert len(loose.json()["pairs"]) == count * (count - 1) // 2
+        assert not loose.json()["truncated"]
+        capped = client.get(
+            "/api/v1/collections/dedup/duplicates", params={"threshold": 0.0, "max_pairs": 3}
+        ).json()
+        assert capped["truncated"] and capped["pairs"] == loose.json()["pairs"][:3]
 
 
 def test_bad_requests_get_clear_json_errors(svc: Service) -> None:
@@ -262,3 +267,24 @@ def test_isc_index_search_and_dedup_a_folder(svc: Service, tmp_path: Path) -> No
     assert json.loads(hits.stdout)["hits"][0]["image"]["file_name"] == "parrot.jpg"
     missing = isc(svc, "search", require(PHOTOS / "parrot.jpg"), "-c", "nothing-here")
     assert missing.returncode == 3 and "collection_not_found" in missing.stderr
+
+
+def test_embed_answers_the_unit_vector_with_its_weights(svc: Service) -> None:
+    with svc.client() as client:
+        response = client.post(
+            "/api/v1/embed", files={"image": ("cat.png", photo("cat.png"))}, data={}
+        )
+        assert response.status_code == 200, response.text
+        embedding = response.json()
+        assert embedding["dimensions"] == len(embedding["vector"]) == 1280
+        assert abs(sum(x * x for x in embedding["vector"]) - 1.0) < 1e-4
+        assert embedding["weights_key"].startswith("mobilenet_v2:")
+        assert embedding["near_duplicate_threshold"] == 0.797  # worker/calibration.json
+        assert (embedding["width"], embedding["height"]) == (512, 341)
+        refused = client.post(
+            "/api/v1/embed",
+            files={"image": ("cat.png", photo("cat.png"))},
+            data={"method": "ssim"},
+        )
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["error"]["code"] == "validation_error"
