@@ -18,6 +18,7 @@ from shared.schemas import (
     Relation,
     ReplayedAllTimings,
     ReplayedTimings,
+    ScreenshotCheck,
     Timings,
     Verdict,
 )
@@ -182,7 +183,9 @@ def run_method(
         score=round(comparison.score, 6),
         similarity_percent=round(max(0.0, min(1.0, comparison.score)) * 100, 2),
         verdict=verdict,
-        verdict_label=verdict_label(METHOD_INFO[method_name].family, verdict),
+        verdict_label=_with_changes(
+            verdict_label(METHOD_INFO[method_name].family, verdict), comparison.screenshot
+        ),
         calibrated=thresholds is not None,
         explanation=explanation,
         heatmap=heatmap,
@@ -374,6 +377,14 @@ class ComparisonService:
             if key and result.calibrated and result.verdict is not Verdict.UNCALIBRATED:
                 scores[key] = result.score
         return scores
+
+
+def _with_changes(label: str, check: ScreenshotCheck | None) -> str:
+    """A screenshot check never lets a label hide a change: 'same picture, 1 region changed'."""
+    if check is None or check.changed_pixels == 0:
+        return label
+    regions = f"{check.region_count} region{'s' if check.region_count != 1 else ''} changed"
+    return f"{label}, {regions}"
 
 
 def _first_relation(

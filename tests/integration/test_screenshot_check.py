@@ -68,6 +68,7 @@ def test_a_changed_price_fails_the_check_and_is_boxed(
     count = check["region_count"]
     words = "1 region changed" if count == 1 else f"{count} regions changed"
     assert result["explanation"].startswith(words), result["explanation"]
+    assert result["verdict_label"].endswith(words)  # the label never hides the change
     assert "Check failed (over max_changed_pixels=0)" in result["explanation"]
     assert result["metrics"]["changed_pixels"] == check["changed_pixels"]
     # Without limits the same pair is still reported, with no verdict on passing.
