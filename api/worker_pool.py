@@ -115,6 +115,8 @@ class WorkerPool:
     @property
     def state(self) -> WorkerState:
         """The best state of any worker: ready as long as one is."""
+        if not self.members:  # a DNS name not resolved yet, or resolved to nothing
+            return WorkerState.FAILED if self._dns_error else WorkerState.STARTING
         states = {member.state for member in self.members}
         return next((state for state in _STATE_ORDER if state in states), WorkerState.FAILED)
 
