@@ -33,7 +33,7 @@ def jpeg_copy(data: bytes, quality: int = 80, scale: float = 1.0) -> bytes:
     return out.getvalue()
 
 
-def start(log_dir: Path, name: str, collections_dir: Path) -> Iterator[Service]:
+def start(log_dir: Path, name: str, collections_dir: Path, **settings: str) -> Iterator[Service]:
     require(WEIGHTS)
     with running_service(
         log_dir,
@@ -42,6 +42,7 @@ def start(log_dir: Path, name: str, collections_dir: Path) -> Iterator[Service]:
         cnn_methods="mobilenet_v2",
         cnn_precision="float32",
         collections_dir=str(collections_dir),
+        **settings,
     ) as service:
         yield service
 
@@ -288,3 +289,26 @@ def test_embed_answers_the_unit_vector_with_its_weights(svc: Service) -> None:
         )
         assert refused.status_code == 422, refused.text
         assert refused.json()["error"]["code"] == "validation_error"
+
+
+@pytest.mark.skipif(
+    not os.environ.get("ISC_TEST_QDRANT_URL"),
+    reason="no Qdrant server: set ISC_TEST_QDRANT_URL (e.g. http://127.0.0.1:6333) to run it",
+)
+def test_the_same_code_on_a_qdrant_server(log_dir: Path, tmp_path: Path) -> None:
+    url = os.environ["ISC_TEST_QDRANT_URL"]
+    name = f"server-{os.getpid()}"
+    for service in start(log_dir, "collections-server", tmp_path / "unused", qdrant_url=url):
+        with service.client() as client:
+            create(client, name)
+            try:
+                added = add(client, name, [(n, photo(n)) for n in PHOTO_NAMES[:3]])
+                assert added["indexed"] == 3
+                response = client.post(
+                    f"/api/v1/collections/{name}/search",
+                    files={"image": ("q.jpg", jpeg_copy(photo("cat.png")))},
+                )
+                assert response.json()["hits"][0]["image"]["file_name"] == "cat.png"
+            finally:
+                client.delete(f"/api/v1/collections/{name}")
+        assert not (tmp_path / "unused").exists()  # nothing written locally
