@@ -117,6 +117,8 @@ def test_every_object_kind_is_there(overlay: tuple[str, dict[tuple[str, str], Do
         ("Deployment", "isc-gateway"),
         ("Service", "isc-gateway"),
         ("PodDisruptionBudget", "isc-gateway"),
+        ("StatefulSet", "isc-qdrant"),
+        ("Service", "isc-qdrant"),
     }
 
 
@@ -149,6 +151,19 @@ def test_the_gateway_finds_the_worker_pods_through_the_headless_service(
     worker = container(objects, "isc-worker")
     assert worker["ports"][0]["containerPort"] == int(port)
     assert worker["command"][-2:] == ["--port", port]
+
+
+def test_every_gateway_replica_uses_the_one_qdrant(
+    overlay: tuple[str, dict[tuple[str, str], Doc]],
+) -> None:
+    _, objects = overlay
+    service = objects[("Service", "isc-qdrant")]
+    url = env_of(container(objects, "isc-gateway"))["ISC_QDRANT_URL"]
+    assert url == f"http://{service['metadata']['name']}:{service['spec']['ports'][0]['port']}"
+    pod = objects[("StatefulSet", "isc-qdrant")]["spec"]["template"]
+    assert service["spec"]["selector"].items() <= pod["metadata"]["labels"].items()
+    assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
+    assert objects[("Deployment", "isc-gateway")]["spec"]["replicas"] > 1
 
 
 def test_selectors_match_the_pods(overlay: tuple[str, dict[tuple[str, str], Doc]]) -> None:
@@ -228,7 +243,7 @@ def all_isc_variables() -> dict[str, str]:
     found: dict[str, str] = {}
     for name in OVERLAYS:
         for (kind, object_name), doc in by_key(render(K8S / "overlays" / name)).items():
-            if kind == "Deployment":
+            if kind in ("Deployment", "StatefulSet"):
                 for spec in doc["spec"]["template"]["spec"]["containers"]:
                     for variable in env_of(spec):
                         found[variable] = f"deploy/k8s/overlays/{name} {object_name}"
@@ -255,3 +270,5 @@ def test_compose_runs_a_gateway_pointed_at_several_ready_workers() -> None:
     assert f"127.0.0.1:{port}/v1/health/ready" in " ".join(worker["healthcheck"]["test"])
     assert "/health/ready" in " ".join(gateway["healthcheck"]["test"])
     assert "ISC_WORKER_URL" not in gateway["environment"]  # one or the other, not both
+    assert gateway["environment"]["ISC_QDRANT_URL"] == "http://qdrant:6333"
+    assert "qdrant" in services and "qdrant" in gateway["depends_on"]
