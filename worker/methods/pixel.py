@@ -16,6 +16,8 @@ white, invisible over white, is still a change.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 from skimage.color import deltaE_ciede2000, rgb2lab
@@ -81,10 +83,25 @@ class PixelDifferenceMethod:
 
     def compare(self, a: DecodedImage, b: DecodedImage, options: CompareOptions) -> Comparison:
         """CIEDE2000 per pixel after alignment; changed = above the JND beyond anti-aliasing,
-        in colour or (when either image has transparency) in opacity. Screenshots (same-size
-        lossless images, or any screenshot option given) are compared exactly instead."""
-        if exact_comparison_applies(a, b, options):
+        in colour or (when either image has transparency) in opacity.
+
+        With a screenshot option the comparison is the exact one (``_compare_exact``). A pair
+        that may be screenshots (same size, lossless) keeps the calibrated score and verdict of
+        the smoothed comparison, and gets the exact check beside it (``screenshot``), so that
+        no change is hidden and the verdict means what the calibration measured."""
+        if options.screenshot_requested:
             return self._compare_exact(a, b, options)
+        comparison = self._compare_smoothed(a, b, options)
+        if may_be_screenshots(a, b):
+            comparison = replace(
+                comparison, screenshot=self._compare_exact(a, b, options).screenshot
+            )
+        return comparison
+
+    def _compare_smoothed(
+        self, a: DecodedImage, b: DecodedImage, options: CompareOptions
+    ) -> Comparison:
+        """The calibrated comparison: smoothed, at most ``WORK_SIDE``, after alignment."""
         transparent = either_has_alpha(a, b)
         if transparent:  # the alpha travels with the colour through the same geometry
             frame = prepare_pair(with_alpha(a), with_alpha(b), align=bool(options.align))
@@ -286,13 +303,10 @@ def _transparency_note(a: DecodedImage, b: DecodedImage, alpha_share: float) -> 
     )
 
 
-def exact_comparison_applies(a: DecodedImage, b: DecodedImage, options: CompareOptions) -> bool:
-    """Screenshots are compared exactly: when a screenshot option was given, or both images
-    are the same size in a lossless format (a PNG pair from a browser, not JPEG photos, whose
-    compression noise the smoothed comparison is there to forgive). Not a colour picture
-    against its greyscale copy, which the smoothed comparison compares in grey."""
-    if options.screenshot_requested:
-        return True
+def may_be_screenshots(a: DecodedImage, b: DecodedImage) -> bool:
+    """Both images the same size in a lossless format (a PNG pair from a browser, not JPEG
+    photos, whose compression noise the smoothed comparison is there to forgive), and not a
+    colour picture against its greyscale copy: worth an exact check beside the score."""
     return (
         a.pixels.shape[:2] == b.pixels.shape[:2]
         and a.info.format in LOSSLESS_FORMATS
