@@ -239,14 +239,18 @@ class WorkerClient:
         self._raise_for_error(response)
         return EmbeddingModel.model_validate_json(response.content)
 
-    async def embed(self, method: str, image: bytes, request_id: str | None = None) -> Embedding:
-        """One checked image's canonical embedding, sent as the raw body as for compare."""
+    async def embed(
+        self, method: str, image: bytes, request_id: str | None = None, thumbnail: bool = False
+    ) -> Embedding:
+        """One checked image's canonical embedding, sent as the raw body as for compare (and
+        its thumbnail, when asked)."""
         headers = {"Content-Type": "application/octet-stream", "Content-Length": str(len(image))}
         if request_id:
             headers["X-Request-ID"] = request_id
         response = await self._request(
             "POST",
             f"/v1/embed/{method}",
+            params={"thumbnail": "true"} if thumbnail else None,
             headers=headers,
             content=lambda: _one_after_the_other(image),
         )

@@ -47,6 +47,9 @@ class Embedding(EmbeddingModel):
     vector: list[float] = Field(description="The unit-length embedding.")
     width: int = Field(description="Decoded width in pixels, after EXIF rotation.")
     height: int = Field(description="Decoded height in pixels, after EXIF rotation.")
+    thumbnail: str | None = Field(
+        None, description="JPEG data URL, longest side at most 256 px, when asked for."
+    )
 
 
 class CollectionCreate(BaseModel):
@@ -61,6 +64,11 @@ class CollectionCreate(BaseModel):
     method: MethodName = Field(
         MethodName.MOBILENET_V2,
         description="The CNN whose embeddings index the images (vgg16, resnet50 or mobilenet_v2).",
+    )
+    thumbnails: bool = Field(
+        True,
+        description="Keep a thumbnail of each image (JPEG, longest side at most 256 px), shown "
+        "with search hits; false: nothing of the picture itself is stored.",
     )
 
     @field_validator("method")
@@ -82,6 +90,7 @@ class CollectionInfo(BaseModel):
     weights_key: str | None = Field(
         None, description="Fingerprint of the weights its vectors came from."
     )
+    thumbnails: bool = Field(True, description="Whether it keeps a thumbnail of each image.")
 
 
 class CollectionList(BaseModel):
@@ -132,6 +141,11 @@ class CollectionImage(BaseModel):
     width: int
     height: int
     bytes: int = Field(description="Size of the file that was added.")
+    thumbnail: str | None = Field(
+        None,
+        description="JPEG data URL (longest side at most 256 px) when the collection keeps "
+        "thumbnails; null in duplicate pairs (fetch one image for it).",
+    )
 
 
 class SearchHit(BaseModel):

@@ -190,10 +190,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return await anyio.to_thread.run_sync(embedder.model, method)
 
     @app.post("/v1/embed/{method}", response_model=Embedding)
-    async def embed(method: MethodName, request: Request) -> Embedding:
+    async def embed(
+        method: MethodName, request: Request, thumbnail: Annotated[bool, Query()] = False
+    ) -> Embedding:
         """One image as the raw body (checked by the gateway) -> its canonical embedding."""
         body = await request.body()  # bounded by BodySizeLimitMiddleware
-        return await anyio.to_thread.run_sync(embedder.embed, method, body)
+        return await anyio.to_thread.run_sync(embedder.embed, method, body, thumbnail)
 
     def compare_json(choice: str, body: bytes, split: int, options: CompareOptions) -> bytes:
         # Split (two copies of up to 20 MB) and serialised once, by pydantic-core, in the

@@ -10,17 +10,29 @@ from __future__ import annotations
 
 import threading
 
+import cv2
 import numpy as np
 
 from shared.collections import Embedding, EmbeddingModel, embeddable_methods
 from shared.errors import ErrorCode, ServiceError
 from shared.methods import MethodName
-from shared.schemas import MethodState, Verdict
+from shared.schemas import HeatmapFormat, MethodState, Verdict
 from shared.settings import Settings
 from worker.decode import DecodedImage, decode_image, digest_of
+from worker.heatmap import data_url, output_size
 from worker.methods.cnn import CnnMethod
 from worker.registry import Registry
 from worker.verdict import thresholds_for
+
+THUMBNAIL_SIDE = 256
+"""Longest side of a stored thumbnail: enough to recognise an image in a grid of hits."""
+
+
+def thumbnail(image: DecodedImage) -> str:
+    """A JPEG data URL of the decoded image, its longest side at most ``THUMBNAIL_SIDE``."""
+    height, width = output_size(image.pixels.shape[0], image.pixels.shape[1], THUMBNAIL_SIDE)
+    small = cv2.resize(image.pixels, (width, height), interpolation=cv2.INTER_AREA)
+    return data_url(small, HeatmapFormat.JPEG)
 
 
 class Embedder:
@@ -64,8 +76,9 @@ class Embedder:
             near_duplicate_threshold=_near_duplicate_bound(key),
         )
 
-    def embed(self, method: MethodName, data: bytes) -> Embedding:
-        """Decode ``data`` and embed it; ``ServiceError`` for a file that is no sound image."""
+    def embed(self, method: MethodName, data: bytes, with_thumbnail: bool = False) -> Embedding:
+        """Decode ``data`` and embed it (and make its thumbnail when asked); ``ServiceError``
+        for a file that is no sound image."""
         cnn = self._ready_cnn(method)
         image = decode_image(
             data,
@@ -86,6 +99,7 @@ class Embedder:
             vector=vector.astype(np.float64).tolist(),
             width=image.info.width,
             height=image.info.height,
+            thumbnail=thumbnail(image) if with_thumbnail else None,
         )
 
 

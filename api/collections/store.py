@@ -34,6 +34,7 @@ class StoredCollection:
     dimensions: int
     weights_key: str | None
     images: int
+    thumbnails: bool
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,14 @@ class CollectionStore:
                 self._client.close()
                 self._client = None
 
-    def create(self, name: str, method: str, dimensions: int, weights_key: str | None) -> None:
+    def create(
+        self,
+        name: str,
+        method: str,
+        dimensions: int,
+        weights_key: str | None,
+        thumbnails: bool = True,
+    ) -> None:
         """A new empty collection; 409 when the name is taken."""
         with self._lock:
             client = self._qdrant()
@@ -106,7 +114,12 @@ class CollectionStore:
                 vectors_config=models.VectorParams(
                     size=dimensions, distance=models.Distance.COSINE
                 ),
-                metadata={"method": method, "dimensions": dimensions, "weights_key": weights_key},
+                metadata={
+                    "method": method,
+                    "dimensions": dimensions,
+                    "weights_key": weights_key,
+                    "thumbnails": thumbnails,
+                },
             )
 
     def _describe(self, client: QdrantClient, name: str) -> StoredCollection:
@@ -120,6 +133,7 @@ class CollectionStore:
             dimensions=int(meta.get("dimensions", 0)),
             weights_key=meta.get("weights_key"),
             images=client.count(PREFIX + name, exact=True).count,
+            thumbnails=bool(meta.get("thumbnails", True)),
         )
 
     def get(self, name: str) -> StoredCollection:
@@ -218,7 +232,7 @@ class CollectionStore:
                     PREFIX + name,
                     limit=SCROLL_PAGE,
                     offset=offset,
-                    with_payload=True,
+                    with_payload=models.PayloadSelectorExclude(exclude=["thumbnail"]),
                     with_vectors=True,
                 )
                 for point in page:

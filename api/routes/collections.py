@@ -94,6 +94,7 @@ def _info(stored: StoredCollection) -> CollectionInfo:
         images=stored.images,
         dimensions=stored.dimensions,
         weights_key=stored.weights_key,
+        thumbnails=stored.thumbnails,
     )
 
 
@@ -105,6 +106,7 @@ def _image(stored: StoredImage) -> CollectionImage:
         width=int(payload.get("width", 0)),
         height=int(payload.get("height", 0)),
         bytes=int(payload.get("bytes", 0)),
+        thumbnail=payload.get("thumbnail"),
     )
 
 
@@ -148,7 +150,12 @@ async def create_collection(
     the vector length and the weights' fingerprint are fixed now)."""
     model = await worker.embedding_model(body.method.value)
     await anyio.to_thread.run_sync(
-        store.create, body.name, body.method.value, model.dimensions, model.weights_key
+        store.create,
+        body.name,
+        body.method.value,
+        model.dimensions,
+        model.weights_key,
+        body.thumbnails,
     )
     return CollectionInfo(
         name=body.name,
@@ -156,6 +163,7 @@ async def create_collection(
         images=0,
         dimensions=model.dimensions,
         weights_key=model.weights_key,
+        thumbnails=body.thumbnails,
     )
 
 
@@ -239,6 +247,8 @@ async def add_images(
             "bytes": len(data),
             "added_at": time.time(),
         }
+        if result.thumbnail is not None:
+            payload["thumbnail"] = result.thumbnail
         points.append((image, result.vector, payload))
     await anyio.to_thread.run_sync(store.upsert, name, points)
     return AddImagesResult(
@@ -267,7 +277,9 @@ async def _embed_all(
 
     async def one(data: bytes) -> Embedding | ServiceError:
         try:
-            return await worker.embed(collection.method, data, request_id)
+            return await worker.embed(
+                collection.method, data, request_id, thumbnail=collection.thumbnails
+            )
         except ServiceError as error:
             if error.code in BATCH_ERRORS:
                 raise

@@ -3,6 +3,7 @@ MobileNetV2 weights, the store on disk under the test's tmp folder."""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
@@ -90,6 +91,10 @@ def test_search_with_a_jpeg_copy_finds_the_photo_first(svc: Service) -> None:
         assert hits[0]["score"] > 0.95 > hits[1]["score"]
         scores = [hit["score"] for hit in hits]
         assert scores == sorted(scores, reverse=True)
+        thumbnail = hits[0]["image"]["thumbnail"]
+        assert thumbnail.startswith("data:image/jpeg;base64,")
+        small = Image.open(io.BytesIO(base64.b64decode(thumbnail.split(",", 1)[1])))
+        assert max(small.size) == 256 and small.size[0] < small.size[1]  # parrot.jpg: 512x929
         listed = client.get("/api/v1/collections").json()["collections"]
         assert {"name": "photos", "images": len(PHOTO_NAMES)}.items() <= listed[0].items()
 
@@ -117,7 +122,8 @@ def test_adding_the_same_files_again_is_idempotent(svc: Service) -> None:
 
 def test_a_bad_file_is_refused_and_the_others_are_indexed(svc: Service) -> None:
     with svc.client() as client:
-        create(client, "mixed")
+        response = client.post("/api/v1/collections", json={"name": "mixed", "thumbnails": False})
+        assert response.status_code == 201 and response.json()["thumbnails"] is False
         added = add(
             client,
             "mixed",
@@ -125,6 +131,8 @@ def test_a_bad_file_is_refused_and_the_others_are_indexed(svc: Service) -> None:
         )
         assert added["indexed"] == 1 and added["refused"] == 1
         assert added["images"][1]["error"] == "unsupported_media_type"
+        stored = client.get(f"/api/v1/collections/mixed/images/{added['images'][0]['id']}")
+        assert stored.json()["thumbnail"] is None  # thumbnails off: nothing of the picture
 
 
 def test_duplicates_finds_planted_copies_and_not_different_photos(svc: Service) -> None:
@@ -149,6 +157,7 @@ def test_duplicates_finds_planted_copies_and_not_different_photos(svc: Service) 
             frozenset(("owl.jpg", "owl-small.jpg")),
         }, found["pairs"]
         assert all(pair["score"] >= found["threshold"] for pair in found["pairs"])
+        assert all(pair["a"]["thumbnail"] is None for pair in found["pairs"])  # kept small
         assert sorted(len(group) for group in found["groups"]) == [2, 2]
         # A lower, explicit threshold is used as given.
         loose = client.get("/api/v1/collections/dedup/duplicates", params={"threshold": 0.0})
