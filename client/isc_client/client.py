@@ -31,6 +31,7 @@ from shared.collections import (
     CollectionInfo,
     CollectionList,
     DuplicatesResult,
+    Embedding,
     SearchResult,
 )
 from shared.methods import ALL_METHODS, MethodName
@@ -141,6 +142,17 @@ def _search_call(name: str, image: ImageInput, k: int) -> _Call[SearchResult]:
         f"/api/v1/collections/{name}/search",
         SearchResult,
         data={"k": str(k)},
+        files={"image": to_upload(image, "image")},
+    )
+
+
+def _embed_call(image: ImageInput, method: MethodName | str) -> _Call[Embedding]:
+    method_name = method.value if isinstance(method, MethodName) else str(method)
+    return _Call(
+        "POST",
+        "/api/v1/embed",
+        Embedding,
+        data={"method": method_name},
         files={"image": to_upload(image, "image")},
     )
 
@@ -338,6 +350,12 @@ class Client(_Base):
         """Every pair at or above ``threshold`` (default: the CNN's calibrated one)."""
         return self._run(_duplicates_call(name, threshold))
 
+    def embed(
+        self, image: ImageInput, method: MethodName | str = MethodName.MOBILENET_V2
+    ) -> Embedding:
+        """The image's canonical CNN embedding (unit length) and the weights it came from."""
+        return self._run(_embed_call(image, method))
+
 
 async def _async_sleep(seconds: float) -> None:
     await asyncio.sleep(seconds)
@@ -487,3 +505,9 @@ class AsyncClient(_Base):
     async def duplicates(self, name: str, threshold: float | None = None) -> DuplicatesResult:
         """See ``Client.duplicates``."""
         return await self._run(_duplicates_call(name, threshold))
+
+    async def embed(
+        self, image: ImageInput, method: MethodName | str = MethodName.MOBILENET_V2
+    ) -> Embedding:
+        """See ``Client.embed``."""
+        return await self._run(_embed_call(image, method))

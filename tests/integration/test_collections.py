@@ -235,6 +235,8 @@ def test_the_python_client_indexes_searches_and_finds_duplicates(svc: Service) -
         assert "client" in [c.name for c in client.collections().collections]
         client.delete_collection("client")
         assert "client" not in [c.name for c in client.collections().collections]
+        embedding = client.embed(require(PHOTOS / "owl.jpg"))
+        assert embedding.dimensions == len(embedding.vector) == 1280
 
 
 ISC = Path(sys.executable).parent / "isc"
