@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -323,3 +324,42 @@ def test_the_same_code_on_a_qdrant_server(log_dir: Path, tmp_path: Path) -> None
             finally:
                 client.delete(f"/api/v1/collections/{name}")
         assert not (tmp_path / "unused").exists()  # nothing written locally
+
+
+def test_concurrent_adds_and_searches_are_safe(svc: Service) -> None:
+    """Eight clients at once: four add (two of them the same files), four search; the store
+    ends with each image once and every answer is whole."""
+    lilies = sorted(require(SHARED / "eval" / "flowers-dev" / "tiger_lily").glob("*.jpg"))[:6]
+    batches = [
+        [(path.name, path.read_bytes()) for path in lilies[:3]],
+        [(path.name, path.read_bytes()) for path in lilies[3:]],
+        [(name, photo(name)) for name in PHOTO_NAMES[:3]],
+        [(name, photo(name)) for name in PHOTO_NAMES[:3]],  # the same files as the one before
+    ]
+    with svc.client() as client:
+        create(client, "busy")
+        add(client, "busy", [("bird.png", photo("bird.png"))])
+
+        def adding(files: list[tuple[str, bytes]]) -> dict:
+            with svc.client() as own:
+                return add(own, "busy", files)
+
+        def searching(name: str) -> dict:
+            with svc.client() as own:
+                response = own.post(
+                    "/api/v1/collections/busy/search",
+                    files={"image": (name, photo(name))},
+                    data={"k": "3"},
+                )
+                assert response.status_code == 200, response.text
+                return response.json()
+
+        with ThreadPoolExecutor(8) as pool:  # submitted together: adds and searches overlap
+            adds = [pool.submit(adding, files) for files in batches]
+            searches = [pool.submit(searching, "bird.png") for _ in range(4)]
+            added = [future.result() for future in adds]
+            found = [future.result() for future in searches]
+        assert all(answer["refused"] == 0 for answer in added)
+        assert sum(answer["indexed"] for answer in added) in range(9, 13)  # a race may count twice
+        assert client.get("/api/v1/collections/busy").json()["images"] == 10
+        assert all(answer["hits"][0]["image"]["file_name"] == "bird.png" for answer in found)
