@@ -605,6 +605,31 @@ def bench_services(
     return report
 
 
+def bench_local_workers(factory: ImageFactory, requests: int, rounds: int = 2) -> dict:
+    """Default SSIM throughput at 16 clients with one and with two local workers behind the
+    gateway (ISC_LOCAL_WORKERS), no CNN loaded, distinct pairs, the two alternating."""
+    log_dir = Path(tempfile.mkdtemp(prefix="isc-bench-workers-"))
+    rates: dict[int, list[float]] = {1: [], 2: []}
+    settings = {"cnn_methods": "", "log_level": "warning", "result_cache_bytes": "0"}
+    with (
+        running_service(log_dir, "one", local_workers="1", **settings) as one,
+        running_service(log_dir, "two", local_workers="2", **settings) as two,
+    ):
+        for _ in range(rounds):
+            for count, service in ((1, one), (2, two)):
+                pairs = make_inputs(factory, requests)
+                url = service.base_url + "/api/v1/compare"
+                measured = throughput(url, "method", "ssim", pairs, ("image_a", "image_b"))
+                rates[count].append(measured["requests_per_s"])
+    one_rate, two_rate = statistics.median(rates[1]), statistics.median(rates[2])
+    return {
+        "one_worker_requests_per_s": round(one_rate, 2),
+        "two_workers_requests_per_s": round(two_rate, 2),
+        "ratio": round(two_rate / one_rate, 2),
+        "runs": rates,
+    }
+
+
 @contextlib.contextmanager
 def original_app(log_dir: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """The original app of ``bench/naive_server.py``; yields its compare URL and process."""
@@ -708,6 +733,13 @@ def print_table(results: dict) -> None:
         f"{alignment['median_extra_ms']:.1f} ms | scores equal {alignment['scores_equal']} of "
         f"{alignment['requests']}"
     )
+    workers = results["local_workers"]
+    print("\n== Local workers (ISC_LOCAL_WORKERS), default SSIM at 16 clients, no CNN loaded")
+    print(
+        f"  1 worker {workers['one_worker_requests_per_s']:.1f} req/s | 2 workers "
+        f"{workers['two_workers_requests_per_s']:.1f} req/s | {workers['ratio']:.2f}x "
+        f"(runs {workers['runs']})"
+    )
     print("\n== Peak memory (RSS)")
     print(
         f"  worker {ours['worker_peak_rss_mb']} MB (all models loaded), gateway "
@@ -736,6 +768,7 @@ def main() -> None:
     results["screenshots"] = bench_screenshots()
     results["forward"], bare_models = bench_forward_and_bf16(factory)
     results["services"] = bench_services(factory, args.requests, bare_models)
+    results["local_workers"] = bench_local_workers(factory, args.requests)
     results["seconds"] = round(time.time() - started, 1)
     print_table(results)
     out = args.out or REPO / "bench" / "results" / f"bench-{results['when'].replace(':', '')}.json"
