@@ -9,6 +9,7 @@ error code and message are printed) or answered something that is not the servic
 from __future__ import annotations
 
 import base64
+import csv
 import secrets
 import sys
 from pathlib import Path
@@ -457,9 +458,8 @@ def _index(
         task = progress.add_task(f"indexing into {collection}", total=len(images))
         for start in range(0, len(images), BATCH_FILES):
             batch = images[start : start + BATCH_FILES]
-            done = client.add(collection, list(batch))
-            for added, path in zip(done.images, batch, strict=True):
-                added.file_name = str(path.relative_to(folder))
+            names = [path.relative_to(folder).as_posix() for path in batch]
+            done = client.add(collection, list(batch), names)
             total.indexed += done.indexed
             total.already_present += done.already_present
             total.refused += done.refused
@@ -549,12 +549,23 @@ def dedup(
         ),
     ] = None,
     recursive: RecursiveOption = False,
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            "--report",
+            dir_okay=False,
+            help="Also write the groups to this file: .json (the service's answer) or .csv "
+            "(group, file, id, one row per image).",
+        ),
+    ] = None,
     json_output: JsonOption = False,
     url: UrlOption = DEFAULT_URL,
     api_key: KeyOption = None,
     timeout: TimeoutOption = DEFAULT_TIMEOUT_S,
 ) -> None:
     """Find the groups of near-duplicate images in FOLDER, through a collection."""
+    if report is not None:
+        _check_output(report, "--report", {".json", ".csv"})
     name = collection or f"isc-dedup-{secrets.token_hex(4)}"
     try:
         with Client(url, api_key=api_key, timeout=timeout) as client:
@@ -566,10 +577,25 @@ def dedup(
                     client.delete_collection(name)
     except ISCError as error:
         raise _fail(error) from error
+    if report is not None:
+        _write_report(found, report)
+        err.print(f"report saved to {report}", markup=False)
     if json_output:
         sys.stdout.write(found.model_dump_json(indent=2) + "\n")
         return
     _print_duplicates(found)
+
+
+def _write_report(found: DuplicatesResult, path: Path) -> None:
+    if path.suffix.lower() == ".json":
+        path.write_text(found.model_dump_json(indent=2) + "\n")
+        return
+    names = {image.id: image.file_name for pair in found.pairs for image in (pair.a, pair.b)}
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["group", "file", "id"])
+        for number, group in enumerate(found.groups, 1):
+            writer.writerows([number, names[i], i] for i in group)
 
 
 def main() -> None:

@@ -131,8 +131,15 @@ def _create_collection_call(name: str, method: MethodName | str) -> _Call[Collec
     )
 
 
-def _add_call(name: str, images: list[ImageInput]) -> _Call[AddImagesResult]:
+def _add_call(
+    name: str, images: list[ImageInput], names: list[str] | None
+) -> _Call[AddImagesResult]:
     files = [("files", to_upload(image, f"image-{i}")) for i, image in enumerate(images)]
+    if names is not None:
+        if len(names) != len(images):
+            raise ValueError(f"{len(names)} names for {len(images)} images")
+        pairs = zip(names, files, strict=True)
+        files = [("files", (given, data)) for given, (_, (_, data)) in pairs]
     return _Call("POST", f"/api/v1/collections/{name}/images", AddImagesResult, files=files)
 
 
@@ -338,9 +345,12 @@ class Client(_Base):
         """Drop a collection and what it stores."""
         self._run(_Call("DELETE", f"/api/v1/collections/{name}", Deleted))
 
-    def add(self, name: str, images: list[ImageInput]) -> AddImagesResult:
-        """Add images (idempotent: the id is the content hash); each file's outcome."""
-        return self._run(_add_call(name, images))
+    def add(
+        self, name: str, images: list[ImageInput], names: list[str] | None = None
+    ) -> AddImagesResult:
+        """Add images (idempotent: the id is the content hash); each file's outcome. ``names``
+        replaces the file names kept with them (default: a path's own name)."""
+        return self._run(_add_call(name, images, names))
 
     def search(self, name: str, image: ImageInput, k: int = 10) -> SearchResult:
         """The ``k`` images of the collection most similar to ``image``."""
@@ -494,9 +504,11 @@ class AsyncClient(_Base):
         """See ``Client.delete_collection``."""
         await self._run(_Call("DELETE", f"/api/v1/collections/{name}", Deleted))
 
-    async def add(self, name: str, images: list[ImageInput]) -> AddImagesResult:
+    async def add(
+        self, name: str, images: list[ImageInput], names: list[str] | None = None
+    ) -> AddImagesResult:
         """See ``Client.add``."""
-        return await self._run(_add_call(name, images))
+        return await self._run(_add_call(name, images, names))
 
     async def search(self, name: str, image: ImageInput, k: int = 10) -> SearchResult:
         """See ``Client.search``."""

@@ -262,8 +262,14 @@ def test_isc_index_search_and_dedup_a_folder(svc: Service, tmp_path: Path) -> No
         (folder / name).write_bytes(photo(name))
     (folder / "owl-copy.jpg").write_bytes(jpeg_copy(photo("owl.jpg"), scale=0.75))
     (folder / "notes.txt").write_text("not an image")
-    dedup = isc(svc, "dedup", folder, "--json")
+    report = tmp_path / "groups.csv"
+    dedup = isc(svc, "dedup", folder, "--json", "--report", report)
     assert dedup.returncode == 0, dedup.stderr
+    rows = report.read_text().splitlines()
+    assert rows[0] == "group,file,id" and sorted(r.split(",")[1] for r in rows[1:]) == [
+        "owl-copy.jpg",
+        "owl.jpg",
+    ]
     found = DuplicatesResult.model_validate_json(dedup.stdout)
     names = [{pair.a.file_name, pair.b.file_name} for pair in found.pairs]
     assert names == [{"owl.jpg", "owl-copy.jpg"}]
