@@ -369,3 +369,32 @@ def test_concurrent_adds_and_searches_are_safe(svc: Service) -> None:
         assert sum(answer["indexed"] for answer in added) in range(9, 13)  # a race may count twice
         assert client.get("/api/v1/collections/busy").json()["images"] == 10
         assert all(answer["hits"][0]["image"]["file_name"] == "bird.png" for answer in found)
+
+
+def test_vectors_of_other_weights_are_refused(log_dir: Path, tmp_path: Path) -> None:
+    """A collection made with the ImageNet weights, opened by a worker with other weights (the
+    test-only random initialisation): adding and searching answer 409 weights_mismatch."""
+    for service in start(log_dir, "collections-weights", tmp_path):
+        with service.client() as client:
+            create(client, "imagenet")
+    empty = tmp_path / "no-weights"
+    empty.mkdir()
+    with (
+        running_service(
+            log_dir,
+            "collections-random-init",
+            weights_dir=str(empty),
+            cnn_random_init="true",
+            cnn_methods="mobilenet_v2",
+            cnn_precision="float32",
+            collections_dir=str(tmp_path),
+        ) as other,
+        other.client() as client,
+    ):
+        response = client.post(
+            "/api/v1/collections/imagenet/images", files=[("files", ("a.png", photo("cat.png")))]
+        )
+        assert response.status_code == 409, response.text
+        assert response.json()["error"]["code"] == "weights_mismatch"
+        assert "create a new collection" in response.json()["error"]["message"]
+        assert client.get("/api/v1/collections/imagenet").json()["images"] == 0
