@@ -463,9 +463,15 @@ class CompareResult(BaseModel):
         description="How the two images were brought to a comparable form (sizes, crops).",
         examples=["Image B was resized to 640x480 and centre-cropped to match image A."],
     )
-    precision: Literal["float32", "bfloat16"] | None = Field(
+    precision: Literal["float32", "bfloat16", "float16"] | None = Field(
         None,
         description="CNN arithmetic used (null for methods without a network).",
+        examples=[None],
+    )
+    device: str | None = Field(
+        None,
+        description="Where the CNN ran: 'CPU' or 'GPU (<TensorFlow device>)'; null for methods "
+        "without a network.",
         examples=[None],
     )
     weights: WeightsSource = Field(
@@ -628,8 +634,15 @@ class MethodState(StrEnum):
 class PrecisionReport(BaseModel):
     """Which arithmetic a CNN runs in, and why: set explicitly, or measured on this machine."""
 
-    precision: Literal["float32", "bfloat16"] = Field(
-        description="The arithmetic its forward passes use now.", examples=["bfloat16"]
+    precision: Literal["float32", "bfloat16", "float16"] = Field(
+        description="The arithmetic its forward passes use now (float16: GPUs only).",
+        examples=["bfloat16"],
+    )
+    device: str = Field(
+        "CPU",
+        description="Where the network runs: 'CPU', or 'GPU' with TensorFlow's device name "
+        "when TensorFlow sees one (then auto tries float16 instead of bfloat16).",
+        examples=["CPU"],
     )
     chosen_by: Literal["setting", "measurement", "pending", "fallback"] = Field(
         description="setting: ISC_CNN_PRECISION or ISC_CNN_PRECISION_PER_MODEL names it; "

@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.schemas import HeatmapFormat
 
-PrecisionSetting = Literal["auto", "float32", "bfloat16"]
+PrecisionSetting = Literal["auto", "float32", "bfloat16", "float16"]
 
 
 class Settings(BaseSettings):
@@ -139,9 +139,10 @@ class Settings(BaseSettings):
     cnn_precision: PrecisionSetting = Field(
         "auto",
         description="CNN arithmetic for every CNN: auto (each network measured on this machine "
-        "after start-up, in the background, in float32 and bfloat16; the faster one whose "
-        "embeddings and verdicts agree is used), float32, or bfloat16 (mixed precision: "
-        "faster only on some CPUs and networks, scores differ slightly).",
+        "after start-up, in the background, in float32 and bfloat16, or float16 on a GPU; the "
+        "faster one whose embeddings and verdicts agree is used), float32, bfloat16 (mixed "
+        "precision: faster only on some CPUs and networks, scores differ slightly) or float16 "
+        "(mixed precision for GPUs).",
     )
     cnn_precision_per_model: dict[str, PrecisionSetting] = Field(
         default_factory=dict,

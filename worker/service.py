@@ -201,6 +201,7 @@ def run_method(
         weights=availability.weights,
         warnings=comparison.warnings,
         precision=comparison.precision,
+        device=comparison.device,
         screenshot=comparison.screenshot,
         timings=Timings(
             decode_ms=decode_ms,

@@ -26,6 +26,7 @@ from worker.methods.cnn.precision import (
     agreement,
     best_batch,
     choose,
+    reduced_precision_for,
 )
 from worker.verdict import Thresholds
 
@@ -78,6 +79,7 @@ def test_auto_measures_both_precisions_and_follows_the_figures(tmp_path: Path) -
     assert method.batcher is not None and method.batcher.max_batch == report.batch_size
     assert method.compute_dtype == report.precision
     assert method.compare(*_pair(), CompareOptions()).precision == report.precision
+    assert report.device == "CPU"  # no GPU here
 
     # A restart on the same machine reuses the measurement and makes the same choice.
     again = _mobilenet(tmp_path)
@@ -143,3 +145,27 @@ def test_agreement_sees_a_pair_crossing_a_threshold() -> None:
     assert pairs == 1 and shift == pytest.approx(0.001) and same
     _, _, same, _ = agreement(unit_pair(0.901), unit_pair(0.899), thresholds)
     assert not same
+
+
+def test_on_a_gpu_auto_weighs_float16_instead_of_bfloat16() -> None:
+    """The rule with a GPU's figures (none here to measure: the README says so)."""
+    fast = {"float32": {"8": 40.0}, "float16": {"8": 12.0}}
+    report = choose(
+        Measurement(fast, 0.9999, 0.0004, True, 16, 120), "auto", False, None, "GPU (/device:GPU:0)"
+    )
+    assert (report.precision, report.device, report.speedup) == (
+        "float16",
+        "GPU (/device:GPU:0)",
+        3.33,
+    )
+    assert "on this GPU" in report.note
+    assert reduced_precision_for("GPU (/device:GPU:0)") == "float16"
+    assert reduced_precision_for("CPU") == "bfloat16"
+
+
+def test_float16_can_be_set_and_every_result_says_where_it_ran(tmp_path: Path) -> None:
+    method = _mobilenet(tmp_path, cnn_precision_per_model={"mobilenet_v2": "float16"})
+    result = method.compare(*_pair(), CompareOptions())
+    assert (result.precision, result.device) == ("float16", "CPU")
+    report = method.precision_report
+    assert report is not None and (report.precision, report.device) == ("float16", "CPU")

@@ -121,6 +121,8 @@ class Comparison:
     model_ms: float | None = None
     """For CNNs: time of the forward pass that computed this pair (None: all from cache)."""
     precision: str | None = None
+    device: str | None = None
+    """Where a CNN ran ('CPU', 'GPU (...)'); None for methods without a network."""
     heatmap_max_side: int | None = None
     """A method whose map is coarse may ask for a smaller heatmap than the configured one."""
     screenshot: ScreenshotCheck | None = None

@@ -88,7 +88,7 @@ class CnnMethod:
         except Exception as exc:
             log.exception("%s: measuring the precisions failed; float32 stays", self.name)
             self.runtime.report = fallback_report(
-                self.runtime.report.batch_size, type(exc).__name__
+                self.runtime.report.batch_size, type(exc).__name__, self.runtime.device
             )
 
     def forward(self, batch: np.ndarray) -> np.ndarray:
@@ -232,6 +232,7 @@ class CnnMethod:
             batch_size=maps.batch_size,
             model_ms=maps.forward_ms,
             precision=maps.precision,
+            device=self.runtime.device,
         )
 
     def _preparation_text(self, dims: int, grid: str) -> str:

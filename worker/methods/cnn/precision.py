@@ -48,7 +48,8 @@ from worker.verdict import Thresholds, decide
 
 log = logging.getLogger(__name__)
 
-Precision = Literal["float32", "bfloat16"]
+Precision = Literal["float32", "bfloat16", "float16"]
+Setting = Literal["auto", "float32", "bfloat16", "float16"]
 Forward = Callable[[np.ndarray], np.ndarray]
 Embed = Callable[[np.ndarray], np.ndarray]
 """Network output (a batch of feature maps) -> unit-length embeddings, one row per image."""
@@ -148,9 +149,10 @@ def measure(
     """Speed of every precision in ``forwards`` and, with both, their agreement on ``inputs``
     (prepared network inputs of the probe photos)."""
     timings = median_forward_ms(forwards, inputs, batch_sizes, repeats)
-    if set(forwards) == {"float32", "bfloat16"}:
+    reduced_name = next((name for name in forwards if name != "float32"), None)
+    if "float32" in forwards and reduced_name is not None:
         full = embed(forwards["float32"](inputs))
-        reduced = embed(forwards["bfloat16"](inputs))
+        reduced = embed(forwards[reduced_name](inputs))
         min_cosine, shift, same, pairs = agreement(full, reduced, thresholds)
     else:
         min_cosine, shift, same, pairs = 1.0, 0.0, True, 0
@@ -169,9 +171,10 @@ def best_batch(forward_ms: dict[str, float]) -> tuple[int, float]:
 
 def choose(
     measurement: Measurement,
-    setting: Literal["auto", "float32", "bfloat16"],
+    setting: Setting,
     reused: bool,
     batch_setting: int | None = None,
+    device: str = "CPU",
 ) -> PrecisionReport:
     """The precision and batch size to use, from the figures (a batch size set explicitly
     wins), and the report that says why."""
@@ -183,17 +186,17 @@ def choose(
     else:
         chosen_by = "measurement"
         precision = "float32"
-        if "bfloat16" in timings and agrees:
+        reduced_name = _reduced_in(timings)
+        if reduced_name is not None and agrees:
             full_rate = best_batch(timings["float32"])[1]
-            reduced_rate = best_batch(timings["bfloat16"])[1]
+            reduced_rate = best_batch(timings[reduced_name])[1]
             if reduced_rate >= MIN_SPEEDUP * full_rate:
-                precision = "bfloat16"
+                precision = reduced_name
     batch_size = batch_setting or best_batch(timings[precision])[0]
     speedup = None
-    if "bfloat16" in timings and "float32" in timings:
-        speedup = round(
-            timings["float32"][str(batch_size)] / timings["bfloat16"][str(batch_size)], 2
-        )
+    other = _reduced_in(timings)
+    if other is not None and "float32" in timings:
+        speedup = round(timings["float32"][str(batch_size)] / timings[other][str(batch_size)], 2)
     return PrecisionReport(
         precision=precision,
         chosen_by=chosen_by,
@@ -203,10 +206,25 @@ def choose(
         verdicts_unchanged=measurement.verdicts_unchanged if measurement.pairs else None,
         batch_size=batch_size,
         reused=reused,
-        note=_note(precision, chosen_by, speedup, batch_size, measurement, agrees)
+        device=device,
+        note=_note(precision, chosen_by, speedup, batch_size, measurement, agrees, device)
         + f"; up to {batch_size} images per forward pass "
         + ("(as set)" if batch_setting else "(the most images per second measured)"),
     )
+
+
+def _reduced_in(timings: dict[str, dict[str, float]]) -> Precision | None:
+    """The reduced precision that was measured (bfloat16 on a CPU, float16 on a GPU)."""
+    for name in ("bfloat16", "float16"):
+        if name in timings:
+            return name
+    return None
+
+
+def reduced_precision_for(device: str) -> Precision:
+    """What ``auto`` tries beside float32: float16 on a GPU (its tensor cores), bfloat16 on a
+    CPU (AVX-512 BF16, AMX)."""
+    return "float16" if device.startswith("GPU") else "bfloat16"
 
 
 def _note(
@@ -216,16 +234,19 @@ def _note(
     batch_size: int,
     measurement: Measurement,
     agrees: bool,
+    device: str = "CPU",
 ) -> str:
+    other = _reduced_in(measurement.forward_ms) or "bfloat16"
+    where = "this GPU" if device.startswith("GPU") else "this CPU"
     if chosen_by == "setting":
         head = f"{precision}, as set"
-    elif precision == "bfloat16":
-        head = f"bfloat16: {speedup}x float32's speed at batch {batch_size} on this CPU"
+    elif precision != "float32":
+        head = f"{precision}: {speedup}x float32's speed at batch {batch_size} on {where}"
     elif speedup is not None and not agrees:
-        head = "float32: bfloat16 disagreed"
+        head = f"float32: {other} disagreed"
     else:
         head = (
-            f"float32: bfloat16 ran at {speedup}x its speed on this CPU"
+            f"float32: {other} ran at {speedup}x its speed on {where}"
             if speedup is not None
             else "float32"
         )
@@ -239,31 +260,32 @@ def _note(
     return head
 
 
-def pending_report(
-    setting: Literal["auto", "float32", "bfloat16"], batch_size: int
-) -> PrecisionReport:
+def pending_report(setting: Setting, batch_size: int, device: str = "CPU") -> PrecisionReport:
     """What a network reports before (or without) a measurement."""
     if setting == "auto":
         return PrecisionReport(
             precision="float32",
             chosen_by="pending",
             batch_size=batch_size,
+            device=device,
             note="float32 while this machine's faster precision is measured",
         )
     return PrecisionReport(
         precision=setting,
         chosen_by="setting",
         batch_size=batch_size,
+        device=device,
         note=f"{setting}, as set; up to {batch_size} images per forward pass",
     )
 
 
-def fallback_report(batch_size: int, error: str) -> PrecisionReport:
+def fallback_report(batch_size: int, error: str, device: str = "CPU") -> PrecisionReport:
     """``auto`` whose measurement failed: float32, and why."""
     return PrecisionReport(
         precision="float32",
         chosen_by="fallback",
         batch_size=batch_size,
+        device=device,
         note=f"float32: measuring the precisions failed ({error})",
     )
 

@@ -34,6 +34,7 @@ from worker.methods.cnn.precision import (
     measure,
     pending_report,
     probe_images,
+    reduced_precision_for,
 )
 from worker.methods.cnn.preparation import Placement
 from worker.methods.cnn.specs import CnnSpec
@@ -97,7 +98,8 @@ class CnnRuntime:
         self.batcher: DynamicBatcher | None = None
         self.recipe: EmbeddingRecipe = canonical_recipe(settings.cnn_canvas_pixels)
         self.setting = settings.precision_for(str(spec.name))
-        self.precision: Precision = "bfloat16" if self.setting == "bfloat16" else "float32"
+        self.precision: Precision = "float32" if self.setting == "auto" else self.setting
+        self.device = "CPU"
         self.report = pending_report(self.setting, settings.batch_max_size or DEFAULT_BATCH)
         self._forwards: dict[str, Callable[[Any], Any]] = {}
         self._model: Any = None
@@ -122,6 +124,8 @@ class CnnRuntime:
             self.spec, self.settings, keras, getattr(module, self.spec.constructor), self.precision
         )
         self._network, self._model = network, network.model
+        self.device = _device()
+        self.report = self.report.model_copy(update={"device": self.device})
         self._forwards[self.precision] = self._compile(network.model)
         self.batcher = DynamicBatcher(
             self._run_forward,
@@ -156,14 +160,15 @@ class CnnRuntime:
         """The batcher's forward pass, in whichever precision is in use when it runs."""
         return np.asarray(self._forwards[self.precision](batch))
 
-    def _reduced_copy(self) -> Callable[[Any], Any]:
-        """The loaded network rebuilt in mixed bfloat16 with the same weight values."""
+    def _reduced_copy(self, precision: str) -> Callable[[Any], Any]:
+        """The loaded network rebuilt in mixed ``precision`` (bfloat16 or float16) with the
+        same weight values."""
         import keras
 
         module = importlib.import_module(f"keras.applications.{self.spec.module}")
         constructor = getattr(module, self.spec.constructor)
         previous = keras.config.dtype_policy()
-        keras.config.set_dtype_policy("mixed_bfloat16")
+        keras.config.set_dtype_policy(f"mixed_{precision}")
         try:
             model = constructor(weights=None, include_top=False, input_shape=(None, None, 3))
         finally:
@@ -194,11 +199,12 @@ class CnnRuntime:
         )
         measured = store.get(key) if self.setting == "auto" else None
         reused = measured is not None
-        wanted = ("float32", "bfloat16") if self.setting == "auto" else (self.precision,)
+        reduced = reduced_precision_for(self.device)
+        wanted = ("float32", reduced) if self.setting == "auto" else (self.precision,)
         if measured is None:
             for precision in wanted:
                 if precision not in self._forwards:
-                    self._forwards[precision] = self._reduced_copy()
+                    self._forwards[precision] = self._reduced_copy(precision)
             prepared = [self.recipe.preparation.prepare(image) for image in probe_images()]
             inputs = np.stack([item[0] for item in prepared]).astype(np.float32)
             placements = [item[1] for item in prepared]
@@ -219,9 +225,9 @@ class CnnRuntime:
             )
             if self.setting == "auto":
                 store.put(key, measured)
-        report = choose(measured, self.setting, reused, self.settings.batch_max_size)
+        report = choose(measured, self.setting, reused, self.settings.batch_max_size, self.device)
         if report.precision not in self._forwards:
-            self._forwards[report.precision] = self._reduced_copy()
+            self._forwards[report.precision] = self._reduced_copy(report.precision)
         self.precision = report.precision
         self.batcher.max_batch = report.batch_size
         for unused in [name for name in self._forwards if name != report.precision]:
@@ -300,3 +306,12 @@ class CnnRuntime:
             forward_ms=max((result.forward_ms for result in computed), default=None),
             precision=precision,
         )
+
+
+def _device() -> str:
+    """'GPU (<TensorFlow's device name>)' when TensorFlow sees a GPU (it then places the
+    network there by itself), else 'CPU'."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_logical_devices("GPU")
+    return f"GPU ({gpus[0].name})" if gpus else "CPU"

@@ -97,7 +97,7 @@ def build_network(
 
     Keras's dtype policy is global; it is set for the build only and then restored.
     """
-    policy = "mixed_bfloat16" if precision == "bfloat16" else "float32"
+    policy = f"mixed_{precision}" if precision in ("bfloat16", "float16") else "float32"
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(policy)
     try:
