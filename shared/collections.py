@@ -9,6 +9,7 @@ from enum import StrEnum
 from pydantic import BaseModel, Field, field_validator
 
 from shared.methods import METHOD_INFO, MethodFamily, MethodName
+from shared.schemas import Verdict
 
 COLLECTION_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 """Lower-case letters, digits, '-' and '_', at most 63 characters: safe as a folder name and as a
@@ -21,6 +22,13 @@ IMAGE_ID_PATTERN = r"^[0-9a-f]{32}$"
 def embeddable_methods() -> list[MethodName]:
     """The methods that give one vector per image: the CNNs."""
     return [name for name, info in METHOD_INFO.items() if info.family is MethodFamily.SEMANTIC]
+
+
+class VerdictBound(BaseModel):
+    """The lowest score of one verdict."""
+
+    verdict: Verdict
+    score: float
 
 
 class EmbeddingModel(BaseModel):
@@ -39,6 +47,23 @@ class EmbeddingModel(BaseModel):
         "weights; null when these weights were not calibrated.",
         examples=[0.9],
     )
+    verdict_bounds: list[VerdictBound] = Field(
+        default_factory=list,
+        description="The calibrated lowest score of each verdict but the last, most alike "
+        "first; empty when these weights were not calibrated.",
+    )
+    lowest_verdict: Verdict = Field(
+        Verdict.UNCALIBRATED, description="The verdict below every bound."
+    )
+
+    def verdict(self, score: float) -> Verdict:
+        """The calibrated verdict of a cosine between two of these vectors."""
+        if not self.verdict_bounds:
+            return Verdict.UNCALIBRATED
+        for bound in self.verdict_bounds:
+            if score >= bound.score:
+                return bound.verdict
+        return self.lowest_verdict
 
 
 class Embedding(EmbeddingModel):
@@ -153,6 +178,11 @@ class SearchHit(BaseModel):
 
     image: CollectionImage
     score: float = Field(description="Cosine of the two embeddings (1: same embedding).")
+    verdict: Verdict = Field(
+        description="The CNN's calibrated verdict for the score, as a pairwise comparison "
+        "would give it (identical when the bytes are the same; uncalibrated without "
+        "thresholds)."
+    )
 
 
 class SearchResult(BaseModel):

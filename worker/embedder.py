@@ -13,7 +13,7 @@ import threading
 import cv2
 import numpy as np
 
-from shared.collections import Embedding, EmbeddingModel, embeddable_methods
+from shared.collections import Embedding, EmbeddingModel, VerdictBound, embeddable_methods
 from shared.errors import ErrorCode, ServiceError
 from shared.methods import MethodName
 from shared.schemas import HeatmapFormat, MethodState, Verdict
@@ -74,6 +74,7 @@ class Embedder:
             dimensions=dimensions,
             weights_key=key,
             near_duplicate_threshold=_near_duplicate_bound(key),
+            **_verdicts(key),
         )
 
     def embed(self, method: MethodName, data: bytes, with_thumbnail: bool = False) -> Embedding:
@@ -96,11 +97,23 @@ class Embedder:
             dimensions=int(vector.shape[0]),
             weights_key=key,
             near_duplicate_threshold=_near_duplicate_bound(key),
+            **_verdicts(key),
             vector=vector.astype(np.float64).tolist(),
             width=image.info.width,
             height=image.info.height,
             thumbnail=thumbnail(image) if with_thumbnail else None,
         )
+
+
+def _verdicts(calibration_key: str | None) -> dict[str, object]:
+    """The calibrated bounds as ``EmbeddingModel`` fields (none when uncalibrated)."""
+    thresholds = thresholds_for(calibration_key)
+    if thresholds is None:
+        return {}
+    return {
+        "verdict_bounds": [VerdictBound(verdict=v, score=b) for v, b in thresholds.bounds],
+        "lowest_verdict": thresholds.lowest,
+    }
 
 
 def _near_duplicate_bound(calibration_key: str | None) -> float | None:

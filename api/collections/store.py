@@ -186,13 +186,21 @@ class CollectionStore:
                 wait=True,
             )
 
-    def search(self, name: str, vector: list[float], k: int) -> list[tuple[StoredImage, float]]:
-        """The ``k`` nearest images by cosine, nearest first."""
+    def search(
+        self, name: str, vector: list[float], k: int, min_score: float | None = None
+    ) -> list[tuple[StoredImage, float]]:
+        """The ``k`` nearest images by cosine, nearest first, none below ``min_score``."""
         with self._lock:
             client = self._qdrant()
             if not client.collection_exists(PREFIX + name):
                 raise not_found(name)
-            found = client.query_points(PREFIX + name, query=vector, limit=k, with_payload=True)
+            found = client.query_points(
+                PREFIX + name,
+                query=vector,
+                limit=k,
+                with_payload=True,
+                score_threshold=min_score,
+            )
             return [
                 (StoredImage(image_id(p.id), dict(p.payload or {})), float(p.score))
                 for p in found.points

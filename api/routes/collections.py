@@ -39,6 +39,7 @@ from shared.collections import (
 from shared.errors import ErrorCode, ErrorResponse, ServiceError
 from shared.image_header import read_image_header
 from shared.methods import MethodName
+from shared.schemas import Verdict
 from shared.settings import Settings
 
 router = APIRouter(prefix="/api/v1/collections", tags=["collections"])
@@ -303,6 +304,10 @@ async def search(
     worker: WorkerDep,
     settings: SettingsDep,
     k: Annotated[int, Form(ge=1, description="How many hits (at most ISC_COLLECTION_MAX_K).")] = 10,
+    min_score: Annotated[
+        float | None,
+        Form(ge=-1, le=1, description="Leave out hits whose cosine is lower."),
+    ] = None,
 ) -> SearchResult:
     """The ``k`` images whose embeddings are nearest the query's, most similar first, with
     the cosine (the same score as a pairwise comparison with the collection's CNN)."""
@@ -316,11 +321,19 @@ async def search(
     data = await read_checked(image, settings)
     embedding = await worker.embed(collection.method, data, request_id_of(request.scope))
     _same_weights(collection, embedding.weights_key)
-    hits = await anyio.to_thread.run_sync(store.search, name, embedding.vector, k)
+    hits = await anyio.to_thread.run_sync(store.search, name, embedding.vector, k, min_score)
+    query_id = content_id(data)
     return SearchResult(
         collection=name,
         method=MethodName(collection.method),
-        hits=[SearchHit(image=_image(hit), score=score) for hit, score in hits],
+        hits=[
+            SearchHit(
+                image=_image(hit),
+                score=score,
+                verdict=Verdict.IDENTICAL if hit.id == query_id else embedding.verdict(score),
+            )
+            for hit, score in hits
+        ],
     )
 
 

@@ -516,9 +516,9 @@ def search(
     if json_output:
         sys.stdout.write(found.model_dump_json(indent=2) + "\n")
         return
-    table = Table("score", "file", "id")
+    table = Table("score", "verdict", "file", "id")
     for hit in found.hits:
-        table.add_row(f"{hit.score:.4f}", hit.image.file_name, hit.image.id)
+        table.add_row(f"{hit.score:.4f}", hit.verdict.value, hit.image.file_name, hit.image.id)
     out.print(table)
 
 

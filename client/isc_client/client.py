@@ -143,12 +143,17 @@ def _add_call(
     return _Call("POST", f"/api/v1/collections/{name}/images", AddImagesResult, files=files)
 
 
-def _search_call(name: str, image: ImageInput, k: int) -> _Call[SearchResult]:
+def _search_call(
+    name: str, image: ImageInput, k: int, min_score: float | None
+) -> _Call[SearchResult]:
+    data = {"k": str(k)}
+    if min_score is not None:
+        data["min_score"] = repr(float(min_score))
     return _Call(
         "POST",
         f"/api/v1/collections/{name}/search",
         SearchResult,
-        data={"k": str(k)},
+        data=data,
         files={"image": to_upload(image, "image")},
     )
 
@@ -352,9 +357,12 @@ class Client(_Base):
         replaces the file names kept with them (default: a path's own name)."""
         return self._run(_add_call(name, images, names))
 
-    def search(self, name: str, image: ImageInput, k: int = 10) -> SearchResult:
-        """The ``k`` images of the collection most similar to ``image``."""
-        return self._run(_search_call(name, image, k))
+    def search(
+        self, name: str, image: ImageInput, k: int = 10, min_score: float | None = None
+    ) -> SearchResult:
+        """The ``k`` images of the collection most similar to ``image`` (none below
+        ``min_score``), each with its score and calibrated verdict."""
+        return self._run(_search_call(name, image, k, min_score))
 
     def duplicates(self, name: str, threshold: float | None = None) -> DuplicatesResult:
         """Every pair at or above ``threshold`` (default: the CNN's calibrated one)."""
@@ -510,9 +518,11 @@ class AsyncClient(_Base):
         """See ``Client.add``."""
         return await self._run(_add_call(name, images, names))
 
-    async def search(self, name: str, image: ImageInput, k: int = 10) -> SearchResult:
+    async def search(
+        self, name: str, image: ImageInput, k: int = 10, min_score: float | None = None
+    ) -> SearchResult:
         """See ``Client.search``."""
-        return await self._run(_search_call(name, image, k))
+        return await self._run(_search_call(name, image, k, min_score))
 
     async def duplicates(self, name: str, threshold: float | None = None) -> DuplicatesResult:
         """See ``Client.duplicates``."""

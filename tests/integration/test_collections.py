@@ -92,6 +92,16 @@ def test_search_with_a_jpeg_copy_finds_the_photo_first(svc: Service) -> None:
         assert hits[0]["score"] > 0.95 > hits[1]["score"]
         scores = [hit["score"] for hit in hits]
         assert scores == sorted(scores, reverse=True)
+        assert hits[0]["verdict"] == "near-duplicate"  # MobileNetV2's calibrated 0.797
+        assert hits[1]["verdict"] != "near-duplicate"
+        same = client.post(
+            "/api/v1/collections/photos/search",
+            files={"image": ("p.jpg", photo("parrot.jpg"))},
+            data={"k": "3", "min_score": "0.9"},
+        ).json()["hits"]
+        assert [(hit["image"]["file_name"], hit["verdict"]) for hit in same] == [
+            ("parrot.jpg", "identical")  # the same bytes; nothing else reaches 0.9
+        ]
         thumbnail = hits[0]["image"]["thumbnail"]
         assert thumbnail.startswith("data:image/jpeg;base64,")
         small = Image.open(io.BytesIO(base64.b64decode(thumbnail.split(",", 1)[1])))
@@ -299,6 +309,12 @@ def test_embed_answers_the_unit_vector_with_its_weights(svc: Service) -> None:
         assert abs(sum(x * x for x in embedding["vector"]) - 1.0) < 1e-4
         assert embedding["weights_key"].startswith("mobilenet_v2:")
         assert embedding["near_duplicate_threshold"] == 0.797  # worker/calibration.json
+        assert [b["verdict"] for b in embedding["verdict_bounds"]] == [
+            "near-duplicate",
+            "same-subject",
+            "related",
+        ]
+        assert embedding["lowest_verdict"] == "different"
         assert (embedding["width"], embedding["height"]) == (512, 341)
         refused = client.post(
             "/api/v1/embed",
