@@ -522,14 +522,34 @@ def search(
     out.print(table)
 
 
-def _print_duplicates(found: DuplicatesResult) -> None:
-    names = {image.id: image.file_name for pair in found.pairs for image in (pair.a, pair.b)}
+def _file_groups(found: DuplicatesResult, indexed: AddImagesResult) -> list[list[tuple[str, str]]]:
+    """The groups as (file, id) lists: every file of this run under each image id (files with
+    the same bytes are one image to the service, so exact copies join their group, or make one
+    of their own), then the other members by their stored name."""
+    files: dict[str, list[str]] = {}
+    for added in indexed.images:
+        if added.id is not None:
+            files.setdefault(added.id, []).append(added.file_name)
+    stored = {image.id: image.file_name for pair in found.pairs for image in (pair.a, pair.b)}
+    groups = [
+        [(name, i) for i in group for name in files.get(i, [stored[i]])] for group in found.groups
+    ]
+    grouped = {i for group in found.groups for i in group}
+    groups += [
+        [(name, i) for name in names]
+        for i, names in files.items()
+        if len(names) > 1 and i not in grouped
+    ]
+    return groups
+
+
+def _print_duplicates(found: DuplicatesResult, groups: list[list[tuple[str, str]]]) -> None:
     out.print(
-        f"{len(found.groups)} groups of near-duplicates ({len(found.pairs)} pairs at cosine >= "
-        f"{found.threshold:.3f}, {found.threshold_source})"
+        f"{len(groups)} groups of duplicates ({len(found.pairs)} pairs at cosine >= "
+        f"{found.threshold:.3f}, {found.threshold_source}; files with the same bytes join too)"
     )
-    for number, group in enumerate(found.groups, 1):
-        out.print(f"group {number}: " + ", ".join(names[i] for i in group), markup=False)
+    for number, group in enumerate(groups, 1):
+        out.print(f"group {number}: " + ", ".join(name for name, _ in group), markup=False)
 
 
 @app.command()
@@ -555,7 +575,7 @@ def dedup(
             "--report",
             dir_okay=False,
             help="Also write the groups to this file: .json (the service's answer) or .csv "
-            "(group, file, id, one row per image).",
+            "(group, file, id: one row per file; files with the same bytes share an id).",
         ),
     ] = None,
     json_output: JsonOption = False,
@@ -570,32 +590,32 @@ def dedup(
     try:
         with Client(url, api_key=api_key, timeout=timeout) as client:
             try:
-                _index(client, name, method, folder, recursive)
+                indexed = _index(client, name, method, folder, recursive)
                 found = client.duplicates(name, threshold)
             finally:
                 if collection is None:
                     client.delete_collection(name)
     except ISCError as error:
         raise _fail(error) from error
+    groups = _file_groups(found, indexed)
     if report is not None:
-        _write_report(found, report)
+        _write_report(found, groups, report)
         err.print(f"report saved to {report}", markup=False)
     if json_output:
         sys.stdout.write(found.model_dump_json(indent=2) + "\n")
         return
-    _print_duplicates(found)
+    _print_duplicates(found, groups)
 
 
-def _write_report(found: DuplicatesResult, path: Path) -> None:
+def _write_report(found: DuplicatesResult, groups: list[list[tuple[str, str]]], path: Path) -> None:
     if path.suffix.lower() == ".json":
         path.write_text(found.model_dump_json(indent=2) + "\n")
         return
-    names = {image.id: image.file_name for pair in found.pairs for image in (pair.a, pair.b)}
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["group", "file", "id"])
-        for number, group in enumerate(found.groups, 1):
-            writer.writerows([number, names[i], i] for i in group)
+        for number, group in enumerate(groups, 1):
+            writer.writerows([number, name, i] for name, i in group)
 
 
 def main() -> None:

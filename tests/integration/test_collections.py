@@ -272,13 +272,17 @@ def test_isc_index_search_and_dedup_a_folder(svc: Service, tmp_path: Path) -> No
         (folder / name).write_bytes(photo(name))
     (folder / "owl-copy.jpg").write_bytes(jpeg_copy(photo("owl.jpg"), scale=0.75))
     (folder / "notes.txt").write_text("not an image")
+    (folder / "cat-again.png").write_bytes(photo("cat.png"))  # the same bytes as cat.png
     report = tmp_path / "groups.csv"
     dedup = isc(svc, "dedup", folder, "--json", "--report", report)
     assert dedup.returncode == 0, dedup.stderr
-    rows = report.read_text().splitlines()
-    assert rows[0] == "group,file,id" and sorted(r.split(",")[1] for r in rows[1:]) == [
-        "owl-copy.jpg",
-        "owl.jpg",
+    rows = [row.split(",") for row in report.read_text().splitlines()]
+    assert rows[0] == ["group", "file", "id"]
+    assert sorted((group, name) for group, name, _ in rows[1:]) == [
+        ("1", "owl-copy.jpg"),
+        ("1", "owl.jpg"),
+        ("2", "cat-again.png"),
+        ("2", "cat.png"),
     ]
     found = DuplicatesResult.model_validate_json(dedup.stdout)
     names = [{pair.a.file_name, pair.b.file_name} for pair in found.pairs]
@@ -288,9 +292,9 @@ def test_isc_index_search_and_dedup_a_folder(svc: Service, tmp_path: Path) -> No
         assert not [c for c in client.collections().collections if c.name.startswith("isc-")]
     first = isc(svc, "index", folder, "--collection", "album")
     assert first.returncode == 0, first.stderr
-    assert "7 indexed, 0 already present, 0 refused" in first.stdout
+    assert "7 indexed, 1 already present, 0 refused" in first.stdout  # cat-again.png
     again = isc(svc, "index", folder, "-c", "album")
-    assert "0 indexed, 7 already present" in again.stdout
+    assert "0 indexed, 8 already present" in again.stdout
     hits = isc(svc, "search", require(PHOTOS / "parrot.jpg"), "-c", "album", "-k", "2", "--json")
     assert hits.returncode == 0, hits.stderr
     assert json.loads(hits.stdout)["hits"][0]["image"]["file_name"] == "parrot.jpg"
