@@ -55,6 +55,7 @@ def service(log_dir: Path) -> Iterator[Service]:
         max_upload_bytes=str(MAX_UPLOAD_BYTES),
         max_image_pixels=str(MAX_IMAGE_PIXELS),
     ) as running:
+        running.wait_until_precisions_settle()  # CNN scores stable from the first test on
         yield running
 
 

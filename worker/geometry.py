@@ -217,8 +217,10 @@ def _compare_in_grey_if_one_is(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray
         return a, b, ""
 
     def grey(pixels: np.ndarray) -> np.ndarray:
-        luma = cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
-        return cv2.cvtColor(luma, cv2.COLOR_GRAY2RGB)
+        """The colour channels in grey; any further channel (the pixel method's alpha) kept."""
+        luma = cv2.cvtColor(np.ascontiguousarray(pixels[..., :3]), cv2.COLOR_RGB2GRAY)
+        greyed = cv2.cvtColor(luma, cv2.COLOR_GRAY2RGB)
+        return np.dstack([greyed, pixels[..., 3:]]) if pixels.shape[2] > 3 else greyed
 
     which = "B" if side == "b" else "A"
     note = f" {which} is in greyscale, so both were compared in grey: colour was not compared."

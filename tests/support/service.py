@@ -51,6 +51,20 @@ class Service:
         assert response.status_code == 200, response.text
         return response.json()
 
+    def wait_until_precisions_settle(self, timeout: float = 600.0) -> dict[str, dict]:
+        """Poll until every loaded CNN's precision is chosen (``auto`` measures it in the
+        background after start-up and may then switch to bfloat16): until then a CNN's score
+        could change between two requests by the switch alone."""
+        deadline = time.monotonic() + timeout
+        while True:
+            methods = httpx.get(f"{self.base_url}/api/v1/methods", timeout=30).json()["methods"]
+            reports = {m["name"]: m["precision"] for m in methods if m.get("precision")}
+            if all(report["chosen_by"] != "pending" for report in reports.values()):
+                return reports
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"CNN precisions still being measured: {reports}")
+            time.sleep(0.5)
+
     def health(self) -> dict:
         """The current ``/health`` report."""
         return httpx.get(f"{self.base_url}/health", timeout=10).json()
