@@ -395,3 +395,32 @@ def register(a: np.ndarray, b: np.ndarray) -> Registration:
         f"covers {share:.0%} of A"
     )
     return Registration(AlignmentInfo(**info_kwargs, applied=True, note=note), warped, coverage)
+
+
+class SharedRegistration:
+    """One request's registration of B onto A, found once and shared by every method that
+    aligns (SSIM, MS-SSIM, pixel, the CNNs' same-place map): they see the same two images, so
+    the same transform, and only the resampling of their own B (RGB or RGB with alpha) is
+    their own. Keyed by the images' sizes, which one request's images keep."""
+
+    def __init__(self) -> None:
+        self._found: dict[tuple[tuple[int, ...], tuple[int, ...]], Registration] = {}
+        self.searches = 0
+        """How many registrations were searched for (tests read it: one per request)."""
+
+    def register(self, a: np.ndarray, b: np.ndarray) -> Registration:
+        """``register(a, b)``, searched for once per pair of image sizes."""
+        key = (a.shape[:2], b.shape[:2])
+        found = self._found.get(key)
+        if found is None:
+            self.searches += 1
+            found = self._found[key] = register(a, b)
+            return found
+        if found.warped_b is None or found.warped_b.shape[2:] == b.shape[2:]:
+            return found
+        # The same transform, for this method's B (e.g. with its alpha channel as well).
+        assert found.info.matrix is not None  # applied registrations carry their matrix
+        height, width = a.shape[:2]
+        matrix = np.array(found.info.matrix, dtype=np.float64)
+        warped = cv2.warpAffine(b, matrix, (width, height), flags=cv2.INTER_LINEAR)
+        return Registration(found.info, warped, found.coverage)

@@ -21,7 +21,13 @@ import numpy as np
 
 from shared.errors import ErrorCode, ServiceError
 from shared.schemas import AlignmentInfo
-from worker.alignment import MIN_DISAGREEMENT_CUT, agreement, register, unaligned_transform
+from worker.alignment import (
+    MIN_DISAGREEMENT_CUT,
+    SharedRegistration,
+    agreement,
+    register,
+    unaligned_transform,
+)
 
 MIN_ASPECT_CHANGE = 0.02
 """Aspect ratios closer than this (relative) are the same shape: nothing to unsquash."""
@@ -98,7 +104,14 @@ def check_min_side(a: np.ndarray, b: np.ndarray, min_side: int) -> None:
             )
 
 
-def prepare_pair(a: np.ndarray, b: np.ndarray, *, align: bool, min_side: int = 1) -> CommonFrame:
+def prepare_pair(
+    a: np.ndarray,
+    b: np.ndarray,
+    *,
+    align: bool,
+    min_side: int = 1,
+    shared: SharedRegistration | None = None,
+) -> CommonFrame:
     """The frame a structural method compares in: B registered onto A when asked for and
     possible, else the scale-and-crop policy. Uncovered parts of the frame are filled with A's
     own pixels (so filters see no artificial edge) and marked in ``coverage``."""
@@ -106,7 +119,7 @@ def prepare_pair(a: np.ndarray, b: np.ndarray, *, align: bool, min_side: int = 1
     if not align:
         return _scale_and_crop(a, b)
     a, b, colour_note = _compare_in_grey_if_one_is(a, b)
-    registration = register(a, b)
+    registration = shared.register(a, b) if shared is not None else register(a, b)
     info = registration.info
     stretched = _stretched(a, b, info)
     if info.applied and registration.warped_b is not None and registration.coverage is not None:

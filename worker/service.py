@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 
 from shared.errors import ServiceError
 from shared.methods import ALL_METHODS, METHOD_INFO, MethodName
@@ -23,6 +24,7 @@ from shared.schemas import (
     Verdict,
 )
 from shared.settings import Settings
+from worker.alignment import SharedRegistration
 from worker.cache import ByteBoundedLRU
 from worker.combined import combine
 from worker.decode import DecodedImage, decode_image, digest_of
@@ -258,6 +260,8 @@ class ComparisonService:
         cached = self.results.get(key)
         if cached is not None:
             return _replayed(cached, _elapsed_ms(started))
+        # One registration of B onto A for every method of this request that aligns.
+        options = replace(options, registration=SharedRegistration())
         cacheable = True
         if choice == ALL_METHODS:
             result: CompareResult | CompareAllResult

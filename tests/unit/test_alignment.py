@@ -262,3 +262,32 @@ def test_moved_copies_pass_the_screening_pass_and_get_the_precise_transform() ->
     assert precise is not None
     assert (registration.info.matches, registration.info.inliers) == (matches, inliers)
     assert np.allclose(registration.info.matrix, precise, atol=1e-5)
+
+
+def test_one_registration_serves_every_aligning_method_of_a_request() -> None:
+    """SSIM, MS-SSIM, the pixel method (here with an alpha channel, so its B is RGBA) and a
+    second pass share one search: the same transform, each with its own resampled B."""
+    from worker.alignment import SharedRegistration
+    from worker.methods.ms_ssim import MsSsimMethod
+    from worker.methods.pixel import PixelDifferenceMethod
+
+    a = coffee()
+    b = np.ascontiguousarray(a[37:337, 61:511])
+    alpha = np.full(b.shape[:2], 255, np.uint8)
+    alpha[:20, :20] = 0  # a transparent corner: the pixel method warps an RGBA B
+    image_a = DecodedImage.from_pixels(a)
+    image_b = DecodedImage.from_pixels(b)
+    image_b_alpha = DecodedImage(image_b.pixels, image_b.info, alpha=alpha)
+    shared = SharedRegistration()
+    options = CompareOptions(align=True, registration=shared)
+    results = [
+        SsimMethod().compare(image_a, image_b, options),
+        MsSsimMethod().compare(image_a, image_b, options),
+        PixelDifferenceMethod().compare(image_a, image_b_alpha, options),
+    ]
+    assert shared.searches == 1
+    matrices = [r.alignment.matrix for r in results if r.alignment is not None]
+    assert len(matrices) == 3 and all(m == matrices[0] for m in matrices)
+    assert results[0].alignment is not None and results[0].alignment.applied
+    alone = SsimMethod().compare(image_a, image_b, CompareOptions(align=True))
+    assert alone.score == results[0].score  # sharing changes nothing but the work

@@ -17,6 +17,7 @@ from shared.schemas import (
     ScreenshotCheck,
     WeightsSource,
 )
+from worker.alignment import SharedRegistration
 from worker.decode import DecodedImage
 
 
@@ -63,6 +64,9 @@ class CompareOptions:
     max_changed_percent: float | None = None
     diff_image: bool = False
     """Return the pixelmatch-style diff PNG at A's full size."""
+    registration: SharedRegistration | None = field(default=None, compare=False, hash=False)
+    """This request's registration of B onto A, found once for every method that aligns (set
+    by the service after the result-cache key is made; not part of it)."""
 
     @property
     def screenshot_requested(self) -> bool:

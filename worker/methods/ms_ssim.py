@@ -55,7 +55,13 @@ class MsSsimMethod:
 
     def compare(self, a: DecodedImage, b: DecodedImage, options: CompareOptions) -> Comparison:
         """MS-SSIM of B brought into A's frame, over as many scales as the frame holds."""
-        frame = prepare_pair(a.pixels, b.pixels, align=bool(options.align), min_side=MIN_SIDE)
+        frame = prepare_pair(
+            a.pixels,
+            b.pixels,
+            align=bool(options.align),
+            min_side=MIN_SIDE,
+            shared=options.registration,
+        )
         scales = ms_ssim_scales_for(*frame.a.shape[:2])
         exponents = ms_ssim_exponents_for(scales)
         result = ms_ssim(frame.a, frame.b, exponents=exponents, coverage=frame.coverage)

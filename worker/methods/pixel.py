@@ -104,9 +104,16 @@ class PixelDifferenceMethod:
         """The calibrated comparison: smoothed, at most ``WORK_SIDE``, after alignment."""
         transparent = either_has_alpha(a, b)
         if transparent:  # the alpha travels with the colour through the same geometry
-            frame = prepare_pair(with_alpha(a), with_alpha(b), align=bool(options.align))
+            frame = prepare_pair(
+                with_alpha(a),
+                with_alpha(b),
+                align=bool(options.align),
+                shared=options.registration,
+            )
         else:
-            frame = prepare_pair(a.pixels, b.pixels, align=bool(options.align))
+            frame = prepare_pair(
+                a.pixels, b.pixels, align=bool(options.align), shared=options.registration
+            )
         scale = min(1.0, WORK_SIDE / max(frame.a.shape[:2]))
         small_a, small_b = _shrink(frame.a, scale), _shrink(frame.b, scale)
         covered = np.ones(small_a.shape[:2], dtype=bool)

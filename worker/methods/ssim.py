@@ -36,7 +36,13 @@ class SsimMethod:
 
     def compare(self, a: DecodedImage, b: DecodedImage, options: CompareOptions) -> Comparison:
         """SSIM of B brought into A's frame; the map is ``1 - local SSIM`` over A."""
-        frame = prepare_pair(a.pixels, b.pixels, align=bool(options.align), min_side=MIN_SIDE)
+        frame = prepare_pair(
+            a.pixels,
+            b.pixels,
+            align=bool(options.align),
+            min_side=MIN_SIDE,
+            shared=options.registration,
+        )
         result = structural_similarity(frame.a, frame.b)
         difference = spread_to_frame(result.ssim_map, frame)
         return Comparison(

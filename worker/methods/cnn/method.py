@@ -169,7 +169,14 @@ class CnnMethod:
         """Cosine of the canonical embeddings. Primary map: for each place in A, the distance to
         the best-matching place anywhere in B (works when the subject moved). Second view: the
         distance at the same place, after registering B onto A when alignment is asked for."""
-        registration = register(a.pixels, b.pixels) if options.align else None
+        shared = options.registration
+        registration = None
+        if options.align:
+            registration = (
+                shared.register(a.pixels, b.pixels)
+                if shared is not None
+                else register(a.pixels, b.pixels)
+            )
         images = [a.pixels, b.pixels]
         digests: list[str | None] = [a.digest, b.digest]
         warped_b = registration.warped_b if registration is not None else None
