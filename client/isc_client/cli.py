@@ -233,6 +233,7 @@ def compare(
         str | None,
         typer.Option(
             "--ignore-regions",
+            "--ignore",
             callback=_regions,
             rich_help_panel=SCREENSHOT_PANEL,
             help="Rectangles of A not to compare: 'x,y,w,h;x,y,w,h'.",
@@ -261,6 +262,7 @@ def compare(
         Path | None,
         typer.Option(
             "--diff-image",
+            "--diff",
             dir_okay=False,
             rich_help_panel=SCREENSHOT_PANEL,
             help="Save the pixelmatch-style diff image here (.png).",

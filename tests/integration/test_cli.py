@@ -148,7 +148,7 @@ def test_screenshot_check_fails_with_exit_1_and_writes_the_diff(
     diff = tmp_path / "diff.png"
     done = isc(
         "compare", *screenshots, "-m", "pixel", "--max-changed-pixels", "0",
-        "--diff-image", diff, "--json", url=service.base_url,
+        "--diff", diff, "--json", url=service.base_url,
     )  # fmt: skip
     assert done.returncode == 1, done.stderr
     assert "screenshot check failed: 1 region changed" in done.stderr
@@ -163,7 +163,7 @@ def test_screenshot_check_fails_with_exit_1_and_writes_the_diff(
 def test_screenshot_check_passes_with_the_change_ignored(service: Service, screenshots) -> None:
     done = isc(
         "compare", *screenshots, "-m", "pixel", "--max-changed-pixels", "0",
-        "--ignore-regions", "96,46,20,20", url=service.base_url,
+        "--ignore", "96,46,20,20", url=service.base_url,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "screenshot check passed: 0 changed pixels" in done.stdout
