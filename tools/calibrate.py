@@ -704,6 +704,29 @@ def fit(
         classes = tuple(c for c in classes if c is not weakest)
 
 
+def held_out_records(
+    pairs: list[Pair],
+    folds: dict[str, int],
+    labels: list[Verdict],
+    values: list,
+    held: list[int],
+    predicted: list[Verdict],
+) -> list[list]:
+    """One row per held-out prediction, as docs/calibration/held_out.json lists them: the pair,
+    its photos, its fold, the true class, the score (or the scores), the prediction."""
+    return [
+        [
+            pairs[i].description,
+            "+".join(pairs[i].sources),
+            folds[pairs[i].sources[0]],
+            labels[i].value,
+            values[i],
+            p.value,
+        ]
+        for i, p in zip(held, predicted, strict=True)
+    ]
+
+
 def held_out_metrics(
     classes: tuple[Verdict, ...], labels: list[Verdict], predicted: list[Verdict], pairs: list[Pair]
 ) -> dict:
@@ -788,17 +811,7 @@ def evaluate(
     metrics = held_out_metrics(
         classes, [labels[i] for i in held], predicted, [pairs[i] for i in held]
     )
-    records = [
-        [
-            pairs[i].description,
-            "+".join(pairs[i].sources),
-            folds[pairs[i].sources[0]],
-            labels[i].value,
-            round(scores[i], 6),
-            p.value,
-        ]
-        for i, p in zip(held, predicted, strict=True)
-    ]
+    records = held_out_records(pairs, folds, labels, [round(s, 6) for s in scores], held, predicted)
     entry = {
         "classes": [c.value for c in classes],
         # Rounded down: a score exactly at the fitted cut (pHash's are multiples of 1/64) must
@@ -949,17 +962,9 @@ def evaluate_combined(
     metrics = held_out_metrics(
         classes, [labels[i] for i in held], predicted, [own[i] for i in held]
     )
-    records = [
-        [
-            own[i].description,
-            "+".join(own[i].sources),
-            folds[own[i].sources[0]],
-            labels[i].value,
-            [float(v) for v in features[i]],
-            p.value,
-        ]
-        for i, p in zip(held, predicted, strict=True)
-    ]
+    records = held_out_records(
+        own, folds, labels, [[float(v) for v in row] for row in features], held, predicted
+    )
     entry = {
         **fit_on(list(range(len(own)))),
         "held_out": {
