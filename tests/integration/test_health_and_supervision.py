@@ -7,9 +7,6 @@ reaction to a misbehaving worker, a small HTTP server in the test plays an exter
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -19,8 +16,8 @@ from pathlib import Path
 import httpx
 
 from tests.support.checks import assert_error
-from tests.support.paths import REPO, WEIGHTS
-from tests.support.service import Service, free_port, running_service, stop
+from tests.support.paths import WEIGHTS
+from tests.support.service import Service, free_port, running_service, start_worker, stop
 
 
 def wait_for(service: Service, condition: Callable[[], bool], timeout: float = 60) -> None:
@@ -142,8 +139,7 @@ def test_probes_and_health_of_a_ready_embedded_worker(log_dir: Path) -> None:
 def test_the_worker_is_ready_only_once_its_models_are_loaded(log_dir: Path) -> None:
     """What the compose healthcheck of a worker run on its own waits for."""
     port = free_port()
-    env = {
-        **os.environ,
+    environment = {
         "ISC_CNN_METHODS": "mobilenet_v2",
         "ISC_WEIGHTS_DIR": str(WEIGHTS),
         "ISC_CNN_RANDOM_INIT": "true",  # loads a network even without the shared weights
@@ -152,15 +148,7 @@ def test_the_worker_is_ready_only_once_its_models_are_loaded(log_dir: Path) -> N
         "TF_CPP_MIN_LOG_LEVEL": "2",
     }
     log_path = log_dir / "worker-readiness.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "worker", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = start_worker(log_path, port, environment)
     worker = Service(f"http://127.0.0.1:{port}", process, log_path)
     answers: list[tuple[int, str]] = []
 

@@ -9,7 +9,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,8 +18,7 @@ from pathlib import Path
 import httpx
 
 from tests.support.images import astronaut, png
-from tests.support.paths import REPO
-from tests.support.service import Service, free_port, running_service, stop
+from tests.support.service import Service, free_port, running_service, start_worker, stop
 
 IMAGE_A = png(astronaut()[:128, :128])
 IMAGE_B = png(astronaut()[8:136, 8:136])
@@ -29,25 +27,14 @@ IMAGE_B = png(astronaut()[8:136, 8:136])
 @contextmanager
 def real_worker(log_dir: Path, name: str, port: int) -> Iterator[subprocess.Popen[bytes]]:
     """``python -m worker`` on ``port``, without CNNs (it is ready in a few seconds)."""
-    env = os.environ.copy()
-    env.update(
-        {
-            "ISC_CNN_METHODS": "",
-            "ISC_ALLOW_WEIGHT_DOWNLOAD": "false",
-            "ISC_LOG_LEVEL": "warning",
-            "ISC_WORKER_THREADS": "2",
-            "TF_CPP_MIN_LOG_LEVEL": "2",
-        }
-    )
-    with (log_dir / f"{name}.log").open("ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "worker", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    environment = {
+        "ISC_CNN_METHODS": "",
+        "ISC_ALLOW_WEIGHT_DOWNLOAD": "false",
+        "ISC_LOG_LEVEL": "warning",
+        "ISC_WORKER_THREADS": "2",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+    }
+    process = start_worker(log_dir / f"{name}.log", port, environment)
     try:
         yield process
     finally:

@@ -102,6 +102,23 @@ class Service:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
+def start_worker(
+    log_path: Path, port: int, environment: Mapping[str, str]
+) -> subprocess.Popen[bytes]:
+    """``python -m worker`` alone on loopback ``port`` (no gateway), ``environment`` added to
+    this process's, its output appended to ``log_path``."""
+    env = {**os.environ, **environment}
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "worker", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
 @contextmanager
 def running_service(
     log_dir: Path,
