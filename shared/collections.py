@@ -171,6 +171,42 @@ class CollectionImage(BaseModel):
         description="JPEG data URL (longest side at most 256 px) when the collection keeps "
         "thumbnails; null in duplicate pairs (fetch one image for it).",
     )
+    exact_copies: list[str] = Field(
+        default_factory=list,
+        description="Other file names the same bytes were sent under (byte-identical copies: "
+        "an image is stored once per content hash, so they share this id and vector).",
+        examples=[["IMG_0001 (copy).jpg"]],
+    )
+
+
+class PixelCheck(BaseModel):
+    """One pixel method's comparison of the query's thumbnail with a hit's stored thumbnail."""
+
+    score: float = Field(
+        description="The method's score on the two thumbnails (SSIM: mean SSIM; pHash: "
+        "1 - Hamming distance / 64).",
+        examples=[0.93],
+    )
+    verdict: Verdict = Field(
+        description="The method's calibrated verdict for that score (calibrated on full-size "
+        "photos: read it as a check on the CNN's, not as a full-resolution comparison)."
+    )
+    verdict_label: str = Field(
+        description="The verdict in the method's words.", examples=["same picture"]
+    )
+    calibrated: bool = Field(description="Whether the verdict comes from calibrated thresholds.")
+    metrics: dict[str, float] = Field(
+        default_factory=dict,
+        description="The method's own numbers (pHash: phash_distance, the bits that differ).",
+        examples=[{"phash_distance": 2.0}],
+    )
+
+
+class HitVerification(BaseModel):
+    """``verify=true``: the pixel methods' second opinion on a hit, from the thumbnails."""
+
+    ssim: PixelCheck = Field(description="SSIM (aligned as by default) of the two thumbnails.")
+    phash: PixelCheck = Field(description="The perceptual hashes of the two thumbnails.")
 
 
 class SearchHit(BaseModel):
@@ -183,6 +219,13 @@ class SearchHit(BaseModel):
         "would give it (identical when the bytes are the same; uncalibrated without "
         "thresholds)."
     )
+    verified: HitVerification | None = Field(
+        None,
+        description="With verify=true, for the top hits (at most 10): SSIM and pHash of the "
+        "query's thumbnail (made as the stored ones: longest side 256 px, JPEG) against this "
+        "hit's stored thumbnail, computed by the worker. Null without verify and below the "
+        "top hits.",
+    )
 
 
 class SearchResult(BaseModel):
@@ -194,11 +237,32 @@ class SearchResult(BaseModel):
 
 
 class DuplicatePair(BaseModel):
-    """Two images of the collection at or above the threshold."""
+    """Two images of the collection at or above the threshold. Their bytes always differ: an
+    image is stored once per content hash, so byte-identical files are one image (see its
+    ``exact_copies`` and the result's ``file_groups``)."""
 
     a: CollectionImage
     b: CollectionImage
     score: float = Field(description="Cosine of their embeddings.")
+
+
+class DuplicateGroup(BaseModel):
+    """A group of duplicates with every file name its images were sent under."""
+
+    ids: list[str] = Field(description="The images (content hashes) of the group.")
+    file_names: list[str] = Field(
+        description="Every file name of its images, byte-identical copies included."
+    )
+    byte_identical: bool = Field(
+        description="True: every file of the group has the same bytes (one image, sent under "
+        "several names); false: near-duplicates by the CNN, whose members' bytes differ."
+    )
+    exact_copies: list[list[str]] = Field(
+        default_factory=list,
+        description="The sets of its file names that are byte-identical (the same content "
+        "hash), one per image sent under more than one name.",
+        examples=[[["a.jpg", "a (copy).jpg"]]],
+    )
 
 
 class DuplicatesResult(BaseModel):
@@ -214,6 +278,12 @@ class DuplicatesResult(BaseModel):
     groups: list[list[str]] = Field(
         description="Image ids joined by the pairs (connected groups of two or more), largest "
         "first."
+    )
+    file_groups: list[DuplicateGroup] = Field(
+        default_factory=list,
+        description="The groups with their file names, exact copies flagged: first the "
+        "near-duplicate groups (in the order of groups), then each image sent under several "
+        "names that is in none of them (byte_identical: the same bytes under other names).",
     )
     truncated: bool = Field(
         False,

@@ -62,3 +62,12 @@ def groups(count: int, pairs: list[tuple[int, int, float]]) -> list[list[int]]:
         members.setdefault(root(i), []).append(i)
     found = [sorted(group) for group in members.values() if len(group) > 1]
     return sorted(found, key=lambda group: (-len(group), group[0]))
+
+
+def with_exact_copies(names: list[list[str]], joined: list[list[int]]) -> list[list[int]]:
+    """The near-duplicate groups, then each image sent under several file names that is in
+    none of them, as a group of its own: its files are byte-identical (one content hash, one
+    stored image), which no pair of vectors can show."""
+    grouped = {i for group in joined for i in group}
+    alone = [[i] for i, known in enumerate(names) if len(known) > 1 and i not in grouped]
+    return [*joined, *sorted(alone, key=lambda group: -len(names[group[0]]))]

@@ -23,6 +23,9 @@ from shared.settings import Settings
 
 PREFIX = "isc-"
 SCROLL_PAGE = 1024
+MAX_NAMES = 100
+"""Most file names kept per image (its byte-identical copies): a file sent under thousands of
+names must not grow one payload without bound."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,15 @@ class StoredImage:
 
     id: str
     payload: dict[str, Any]
+
+
+def names_of(payload: dict[str, Any]) -> list[str]:
+    """Every file name an image's bytes were sent under, the first one first (points written
+    before names were kept have ``file_name`` alone)."""
+    names = payload.get("file_names")
+    if isinstance(names, list) and names:
+        return [str(n) for n in names]
+    return [str(payload.get("file_name", ""))]
 
 
 def point_id(image_id: str) -> str:
@@ -170,21 +182,63 @@ class CollectionStore:
             return {image_id(point.id) for point in found}
 
     def upsert(self, name: str, points: list[tuple[str, list[float], dict[str, Any]]]) -> None:
-        """Write a batch of (id, vector, payload) in one call: all of it or nothing."""
+        """Write a batch of (id, vector, payload) in one call: all of it or nothing. A point
+        that another request wrote meanwhile (the same bytes) keeps its payload and gains the
+        new file names, so two concurrent adds of one file under two names keep both."""
         if not points:
             return
         with self._lock:
             client = self._qdrant()
             if not client.collection_exists(PREFIX + name):
                 raise not_found(name)
-            client.upsert(
-                PREFIX + name,
-                [
-                    models.PointStruct(id=point_id(i), vector=vector, payload=payload)
-                    for i, vector, payload in points
-                ],
-                wait=True,
+            there = self._names(client, name, [i for i, _, _ in points])
+            new = [
+                models.PointStruct(id=point_id(i), vector=vector, payload=payload)
+                for i, vector, payload in points
+                if i not in there
+            ]
+            if new:
+                client.upsert(PREFIX + name, new, wait=True)
+            self._merge_names(
+                client, name, there, {i: names_of(p) for i, _, p in points if i in there}
             )
+
+    def add_names(self, name: str, names: dict[str, list[str]]) -> None:
+        """Record more file names for stored images (files whose bytes were there already)."""
+        if not names:
+            return
+        with self._lock:
+            client = self._qdrant()
+            if not client.collection_exists(PREFIX + name):
+                raise not_found(name)
+            self._merge_names(client, name, self._names(client, name, list(names)), names)
+
+    @staticmethod
+    def _names(client: QdrantClient, name: str, ids: list[str]) -> dict[str, list[str]]:
+        """The stored file names of those of ``ids`` that the collection holds."""
+        found = client.retrieve(
+            PREFIX + name,
+            [point_id(i) for i in ids],
+            with_payload=models.PayloadSelectorInclude(include=["file_name", "file_names"]),
+        )
+        return {image_id(point.id): names_of(dict(point.payload or {})) for point in found}
+
+    @staticmethod
+    def _merge_names(
+        client: QdrantClient,
+        name: str,
+        stored: dict[str, list[str]],
+        new: dict[str, list[str]],
+    ) -> None:
+        for image, known in stored.items():
+            added = [n for n in dict.fromkeys(new.get(image, [])) if n not in known]
+            if added and len(known) < MAX_NAMES:
+                client.set_payload(
+                    PREFIX + name,
+                    {"file_names": (known + added)[:MAX_NAMES]},
+                    points=[point_id(image)],
+                    wait=True,
+                )
 
     def search(
         self, name: str, vector: list[float], k: int, min_score: float | None = None

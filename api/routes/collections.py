@@ -15,8 +15,9 @@ from typing import Annotated, Any
 import anyio.to_thread
 from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, Response, UploadFile
 
-from api.collections.duplicates import groups, similar_pairs
-from api.collections.store import CollectionStore, StoredCollection, StoredImage
+from api.collections import verify as verification
+from api.collections.duplicates import groups, similar_pairs, with_exact_copies
+from api.collections.store import CollectionStore, StoredCollection, StoredImage, names_of
 from api.dependencies import SettingsDep, WorkerDep
 from api.observability import request_id_of
 from api.worker_client import WorkerClient
@@ -30,6 +31,7 @@ from shared.collections import (
     CollectionImage,
     CollectionInfo,
     CollectionList,
+    DuplicateGroup,
     DuplicatePair,
     DuplicatesResult,
     Embedding,
@@ -62,7 +64,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         409: "The collection exists (collection_exists), or its vectors came from other weights "
         "(weights_mismatch).",
         413: "Too many files (too_many_files) or bytes in one request.",
-        422: "Invalid name, method, k or threshold; no calibrated threshold (threshold_required).",
+        422: "Invalid name, method, k or threshold; no calibrated threshold (threshold_required); "
+        "verify=true on a collection without thumbnails.",
         503: "The model worker or the CNN is not available yet (Retry-After).",
     }.items()
 }
@@ -101,13 +104,15 @@ def _info(stored: StoredCollection) -> CollectionInfo:
 
 def _image(stored: StoredImage) -> CollectionImage:
     payload = stored.payload
+    file_name = str(payload.get("file_name", ""))
     return CollectionImage(
         id=stored.id,
-        file_name=str(payload.get("file_name", "")),
+        file_name=file_name,
         width=int(payload.get("width", 0)),
         height=int(payload.get("height", 0)),
         bytes=int(payload.get("bytes", 0)),
         thumbnail=payload.get("thumbnail"),
+        exact_copies=[n for n in names_of(payload) if n != file_name],
     )
 
 
@@ -218,6 +223,7 @@ async def add_images(
     collection = await anyio.to_thread.run_sync(store.get, name)
     outcomes: list[AddedImage] = []
     accepted: dict[str, tuple[int, bytes]] = {}
+    names: dict[str, list[str]] = {}  # every name each content came with: its exact copies
     for upload in files:
         file_name = upload.filename or "image"
         try:
@@ -229,6 +235,9 @@ async def add_images(
         status = AddStatus.ALREADY_PRESENT if image in accepted else AddStatus.INDEXED
         outcomes.append(AddedImage(file_name=file_name, status=status, id=image))
         accepted.setdefault(image, (len(outcomes) - 1, data))
+        names.setdefault(image, [])
+        if file_name not in names[image]:
+            names[image].append(file_name)
     present = await anyio.to_thread.run_sync(store.present, name, list(accepted))
     todo = {image: entry for image, entry in accepted.items() if image not in present}
     for image in present:
@@ -243,6 +252,7 @@ async def add_images(
         _same_weights(collection, result.weights_key)
         payload = {
             "file_name": outcomes[index].file_name,
+            "file_names": names[image],
             "width": result.width,
             "height": result.height,
             "bytes": len(data),
@@ -252,6 +262,9 @@ async def add_images(
             payload["thumbnail"] = result.thumbnail
         points.append((image, result.vector, payload))
     await anyio.to_thread.run_sync(store.upsert, name, points)
+    await anyio.to_thread.run_sync(
+        store.add_names, name, {image: names[image] for image in present}
+    )
     return AddImagesResult(
         collection=name,
         indexed=sum(o.status is AddStatus.INDEXED for o in outcomes),
@@ -308,9 +321,20 @@ async def search(
         float | None,
         Form(ge=-1, le=1, description="Leave out hits whose cosine is lower."),
     ] = None,
+    verify: Annotated[
+        bool,
+        Form(
+            description=f"Also check the top {verification.TOP_HITS} hits with the pixel "
+            "methods (SSIM and pHash) on the stored thumbnails: the query is reduced as they "
+            "were (longest side 256 px, JPEG) and compared with each hit's thumbnail by the "
+            "worker; each checked hit gets `verified` with both scores and their calibrated "
+            "verdicts. Needs a collection that keeps thumbnails (422 otherwise)."
+        ),
+    ] = False,
 ) -> SearchResult:
     """The ``k`` images whose embeddings are nearest the query's, most similar first, with
-    the cosine (the same score as a pairwise comparison with the collection's CNN)."""
+    the cosine (the same score as a pairwise comparison with the collection's CNN); with
+    ``verify=true`` the top hits also carry SSIM and pHash of the thumbnails."""
     if k > settings.collection_max_k:
         raise ServiceError(
             ErrorCode.VALIDATION_ERROR,
@@ -318,23 +342,30 @@ async def search(
             {"field": "k", "limit": settings.collection_max_k},
         )
     collection = await anyio.to_thread.run_sync(store.get, name)
+    if verify and not collection.thumbnails:
+        raise ServiceError(
+            ErrorCode.VALIDATION_ERROR,
+            f"Collection '{name}' keeps no thumbnails, and verify=true compares the query with "
+            f"the hits' thumbnails: search without verify, or use a collection with thumbnails.",
+            {"field": "verify", "collection": name},
+        )
     data = await read_checked(image, settings)
-    embedding = await worker.embed(collection.method, data, request_id_of(request.scope))
+    request_id = request_id_of(request.scope)
+    embedding = await worker.embed(collection.method, data, request_id, thumbnail=verify)
     _same_weights(collection, embedding.weights_key)
-    hits = await anyio.to_thread.run_sync(store.search, name, embedding.vector, k, min_score)
+    found = await anyio.to_thread.run_sync(store.search, name, embedding.vector, k, min_score)
     query_id = content_id(data)
-    return SearchResult(
-        collection=name,
-        method=MethodName(collection.method),
-        hits=[
-            SearchHit(
-                image=_image(hit),
-                score=score,
-                verdict=Verdict.IDENTICAL if hit.id == query_id else embedding.verdict(score),
-            )
-            for hit, score in hits
-        ],
-    )
+    hits = [
+        SearchHit(
+            image=_image(hit),
+            score=score,
+            verdict=Verdict.IDENTICAL if hit.id == query_id else embedding.verdict(score),
+        )
+        for hit, score in found
+    ]
+    if verify and embedding.thumbnail is not None:
+        await verification.verify_hits(worker, embedding.thumbnail, hits, request_id)
+    return SearchResult(collection=name, method=MethodName(collection.method), hits=hits)
 
 
 @router.get(
@@ -383,6 +414,7 @@ async def duplicates(
     images, vectors = await anyio.to_thread.run_sync(store.vectors, name)
     pairs, truncated = await anyio.to_thread.run_sync(similar_pairs, vectors, threshold, max_pairs)
     joined = groups(len(images), pairs)
+    names = [names_of(image.payload) for image in images]
     described = [_image(image) for image in images]
     return DuplicatesResult(
         collection=name,
@@ -391,6 +423,15 @@ async def duplicates(
         threshold_source=source,
         pairs=[DuplicatePair(a=described[i], b=described[j], score=s) for i, j, s in pairs],
         groups=[[images[i].id for i in group] for group in joined],
+        file_groups=[
+            DuplicateGroup(
+                ids=[images[i].id for i in group],
+                file_names=[n for i in group for n in names[i]],
+                byte_identical=len(group) == 1,
+                exact_copies=[names[i] for i in group if len(names[i]) > 1],
+            )
+            for group in with_exact_copies(names, joined)
+        ],
         truncated=truncated,
     )
 

@@ -182,6 +182,84 @@ def test_duplicates_finds_planted_copies_and_not_different_photos(svc: Service) 
         assert capped["truncated"] and capped["pairs"] == loose.json()["pairs"][:3]
 
 
+def test_verify_adds_the_pixel_methods_scores_on_the_thumbnails(svc: Service) -> None:
+    """A JPEG copy's hit is the same picture to SSIM and pHash as well; an unrelated photo
+    further down is not, whatever its cosine."""
+    with svc.client() as client:
+        create(client, "verified")
+        add(client, "verified", [(name, photo(name)) for name in PHOTO_NAMES])
+        response = client.post(
+            "/api/v1/collections/verified/search",
+            files={"image": ("q.jpg", jpeg_copy(photo("parrot.jpg"), quality=70))},
+            data={"k": str(len(PHOTO_NAMES)), "verify": "true"},
+        )
+        assert response.status_code == 200, response.text
+        hits = response.json()["hits"]
+        assert all(hit["verified"] is not None for hit in hits)  # 6 hits: all in the top 10
+        top = hits[0]["verified"]
+        assert hits[0]["image"]["file_name"] == "parrot.jpg"
+        assert top["ssim"]["score"] > 0.9 and top["ssim"]["verdict"] == "near-duplicate"
+        assert top["phash"]["metrics"]["phash_distance"] <= 4
+        assert top["phash"]["verdict"] == "near-duplicate"
+        others = {hit["image"]["file_name"]: hit["verified"] for hit in hits[1:]}
+        for name, checked in others.items():
+            assert checked["ssim"]["score"] < 0.5, (name, checked)
+            assert checked["ssim"]["verdict"] == "different", (name, checked)
+            assert checked["phash"]["metrics"]["phash_distance"] >= 16, (name, checked)
+            assert checked["phash"]["verdict"] == "different", (name, checked)
+        plain = client.post(
+            "/api/v1/collections/verified/search",
+            files={"image": ("q.jpg", jpeg_copy(photo("parrot.jpg"), quality=70))},
+            data={"k": "2"},
+        ).json()["hits"]
+        assert [hit["verified"] for hit in plain] == [None, None]
+        client.post("/api/v1/collections", json={"name": "no-thumbs", "thumbnails": False})
+        refused = client.post(
+            "/api/v1/collections/no-thumbs/search",
+            files={"image": ("q.jpg", photo("cat.png"))},
+            data={"verify": "true"},
+        )
+        assert refused.status_code == 422, refused.text
+        assert "thumbnails" in refused.json()["error"]["message"]
+
+
+def test_exact_copies_are_flagged_in_duplicates(svc: Service) -> None:
+    """Files with the same bytes are one image under several names: it says so, and the
+    duplicates answer flags them, inside a near-duplicate group or as a group of their own."""
+    cat, parrot = photo("cat.png"), photo("parrot.jpg")
+    with svc.client() as client:
+        create(client, "copies")
+        first = add(
+            client,
+            "copies",
+            [
+                ("cat.png", cat),
+                ("cat-again.png", cat),  # the same bytes in the same request
+                ("cat-copy.jpg", jpeg_copy(cat, quality=60)),  # a near-duplicate
+                ("parrot.jpg", parrot),
+                ("owl.jpg", photo("owl.jpg")),
+            ],
+        )
+        assert first["indexed"] == 4 and first["already_present"] == 1
+        later = add(client, "copies", [("parrot (1).jpg", parrot), ("cat.png", cat)])
+        assert later["already_present"] == 2
+        cat_id = first["images"][0]["id"]
+        stored = client.get(f"/api/v1/collections/copies/images/{cat_id}").json()
+        assert stored["file_name"] == "cat.png" and stored["exact_copies"] == ["cat-again.png"]
+        found = client.get("/api/v1/collections/copies/duplicates").json()
+        assert [len(group) for group in found["groups"]] == [2]  # cat.png with cat-copy.jpg
+        near, alone = found["file_groups"]
+        assert not near["byte_identical"]
+        assert sorted(near["file_names"]) == ["cat-again.png", "cat-copy.jpg", "cat.png"]
+        assert near["exact_copies"] == [["cat.png", "cat-again.png"]]
+        assert near["ids"] == found["groups"][0]
+        assert alone["byte_identical"] and alone["ids"] == [first["images"][3]["id"]]
+        assert alone["exact_copies"] == [["parrot.jpg", "parrot (1).jpg"]]
+        pair = found["pairs"][0]
+        cat_side = pair["a"] if pair["a"]["id"] == cat_id else pair["b"]
+        assert cat_side["exact_copies"] == ["cat-again.png"]
+
+
 def test_bad_requests_get_clear_json_errors(svc: Service) -> None:
     with svc.client() as client:
         missing = client.get("/api/v1/collections/nope")

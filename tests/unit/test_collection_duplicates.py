@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from api.collections import duplicates
-from api.collections.duplicates import groups, similar_pairs
+from api.collections.duplicates import groups, similar_pairs, with_exact_copies
+from api.collections.store import MAX_NAMES, CollectionStore, names_of
+from shared.settings import Settings
 
 
 def test_blocks_find_exactly_the_pairs_of_the_full_matrix(monkeypatch) -> None:
@@ -36,3 +40,35 @@ def test_over_max_pairs_the_most_similar_are_kept(monkeypatch) -> None:
 def test_groups_join_pairs_transitively() -> None:
     pairs = [(0, 3, 0.9), (3, 5, 0.9), (1, 2, 0.95)]
     assert groups(7, pairs) == [[0, 3, 5], [1, 2]]
+
+
+def test_exact_copies_join_their_group_or_make_their_own() -> None:
+    names = [["a.jpg"], ["b.jpg", "b2.jpg"], ["c.jpg"], ["d.jpg", "d2.jpg", "d3.jpg"], ["e"]]
+    joined = [[0, 1]]  # a and b are near-duplicates; b also came under two names
+    assert with_exact_copies(names, joined) == [[0, 1], [3]]
+    assert with_exact_copies([["x"], ["y"]], []) == []
+
+
+def test_the_store_keeps_every_name_of_the_same_bytes(tmp_path: Path) -> None:
+    """The embedded store, on disk: a second write of stored bytes (another request, another
+    name) keeps the first payload and vector and adds the name; names are kept once, and at
+    most MAX_NAMES of them."""
+    store = CollectionStore(Settings(collections_dir=tmp_path))
+    try:
+        store.create("names", "mobilenet_v2", 4, "key")
+        image = "0123456789abcdef0123456789abcdef"
+        first = {"file_name": "a.jpg", "file_names": ["a.jpg", "a copy.jpg"], "width": 5}
+        store.upsert("names", [(image, [1.0, 0, 0, 0], first)])
+        store.upsert("names", [(image, [0, 1.0, 0, 0], {"file_name": "b.jpg", "width": 9})])
+        store.add_names("names", {image: ["a.jpg", "c.jpg", "c.jpg"]})
+        stored = store.image("names", image)
+        assert stored is not None and stored.payload["width"] == 5
+        assert names_of(stored.payload) == ["a.jpg", "a copy.jpg", "b.jpg", "c.jpg"]
+        _, vectors = store.vectors("names")
+        assert vectors.tolist() == [[1.0, 0, 0, 0]]
+        store.add_names("names", {image: [f"{n}.jpg" for n in range(2 * MAX_NAMES)]})
+        stored = store.image("names", image)
+        assert stored is not None and len(names_of(stored.payload)) == MAX_NAMES
+        assert names_of({"file_name": "old.jpg"}) == ["old.jpg"]  # written before names
+    finally:
+        store.close()
