@@ -9,21 +9,38 @@ error code and message are printed) or answered something that is not the servic
 from __future__ import annotations
 
 import base64
-import csv
+import hashlib
 import secrets
 import sys
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TimeRemainingColumn,
+)
 from rich.table import Table
+from rich.text import Text
 
 from isc_client.client import DEFAULT_TIMEOUT_S, DEFAULT_URL, Client
 from isc_client.errors import APIError, ISCError
+from isc_client.report import FORMATS, DedupReport, FileGroup, report_format, write_report
 from isc_client.screenshot import ScreenshotOptions
-from shared.collections import AddImagesResult, DuplicatesResult
+from shared.collections import (
+    AddedImage,
+    AddImagesResult,
+    AddStatus,
+    CollectionImage,
+    DuplicatesResult,
+)
 from shared.errors import ErrorCode
 from shared.ignore_regions import parse_ignore_regions
 from shared.methods import ALL_METHODS, MethodName
@@ -410,6 +427,10 @@ IMAGE_SUFFIXES = frozenset(
 )
 BATCH_FILES = 16
 """Files per request when indexing a folder (well under the service's default limit of 64)."""
+PARALLEL_REQUESTS = 4
+"""Requests in flight at once while indexing (and fetching thumbnails): enough to keep the
+worker's batching busy while the next files upload, few enough to stay under the service's
+in-flight limit (a 429 past it would be retried, but costs a wait)."""
 
 CollectionOption = Annotated[
     str, typer.Option("--collection", "-c", help="The collection's name.", show_default=False)
@@ -433,11 +454,66 @@ def _images_in(folder: Path, recursive: bool) -> tuple[list[Path], int]:
     return images, len(found) - len(images)
 
 
+class ImageRateColumn(ProgressColumn):
+    """Images per second (rich's ``TransferSpeedColumn`` counts bytes)."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        rate = "?" if speed is None else f"{speed:.1f}"
+        return Text(f"{rate} images/s", style="progress.data.speed")
+
+
+def _progress() -> Progress:
+    """Count, rate and time left, on stderr (stdout stays for the answer)."""
+    return Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        ImageRateColumn(),
+        TimeRemainingColumn(),
+        console=err,
+    )
+
+
+Item = TypeVar("Item")
+Answer = TypeVar("Answer")
+
+
+def _in_parallel(
+    call: Callable[[Item], Answer], items: Iterable[Item], done: Callable[[Item], None]
+) -> list[Answer]:
+    """``call`` on every item, ``PARALLEL_REQUESTS`` at a time (``httpx.Client`` is safe to share
+    between threads), ``done`` after each; the answers in the items' order, whatever order they
+    came back in. The first failure cancels the calls not yet started and is raised."""
+
+    def run(item: Item) -> Answer:
+        answer = call(item)
+        done(item)
+        return answer
+
+    with ThreadPoolExecutor(PARALLEL_REQUESTS, thread_name_prefix="isc") as pool:
+        futures: list[Future[Answer]] = [pool.submit(run, item) for item in items]
+        try:
+            return [future.result() for future in futures]
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+
+
+def _content_key(path: Path) -> bytes:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "blake2b").digest()
+
+
 def _index(
     client: Client, collection: str, method: str, folder: Path, recursive: bool
 ) -> AddImagesResult:
-    """Add every image of ``folder`` in batches, creating the collection when it is missing;
-    what is indexed already (same content) is skipped by the service, so a rerun resumes."""
+    """Add every image of ``folder`` in batches, several at once, creating the collection when
+    it is missing; what is indexed already (same content) is skipped by the service, so a rerun
+    resumes. A file with the same bytes as an earlier one is sent after every other batch: in
+    two batches in flight together the service could not tell that one of them is already
+    there, and the counts would vary from run to run."""
     try:
         client.collection(collection)
     except APIError as error:
@@ -447,30 +523,45 @@ def _index(
     images, skipped = _images_in(folder, recursive)
     if skipped:
         err.print(f"skipped {skipped} files that are not images (by their name)")
-    total = AddImagesResult(
-        collection=collection, indexed=0, already_present=0, refused=0, images=[]
-    )
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err,
-    ) as progress:
+    first: dict[bytes, Path] = {}
+    repeats = {path for path in images if first.setdefault(_content_key(path), path) is not path}
+    waves = [[p for p in images if p not in repeats], [p for p in images if p in repeats]]
+    outcomes: dict[Path, AddedImage] = {}
+    with _progress() as progress:
         task = progress.add_task(f"indexing into {collection}", total=len(images))
-        for start in range(0, len(images), BATCH_FILES):
-            batch = images[start : start + BATCH_FILES]
-            names = [path.relative_to(folder).as_posix() for path in batch]
-            done = client.add(collection, list(batch), names)
-            total.indexed += done.indexed
-            total.already_present += done.already_present
-            total.refused += done.refused
-            total.images.extend(done.images)
-            progress.advance(task, len(batch))
-    for added in total.images:
+        for wave in waves:
+            batches = [
+                wave[start : start + BATCH_FILES] for start in range(0, len(wave), BATCH_FILES)
+            ]
+            answers = _in_parallel(
+                lambda batch: client.add(
+                    collection, list(batch), [_name(p, folder) for p in batch]
+                ),
+                batches,
+                lambda batch: progress.advance(task, len(batch)),
+            )
+            for batch, answer in zip(batches, answers, strict=True):
+                outcomes.update(zip(batch, answer.images, strict=True))
+    # Each file under the name given here: multipart encoding changes some (" becomes %22).
+    ordered = [
+        outcomes[path].model_copy(update={"file_name": _name(path, folder)}) for path in images
+    ]
+    for added in ordered:
         if added.error:
             err.print(f"refused {added.file_name}: {added.message}", markup=False)
-    return total
+    return AddImagesResult(
+        collection=collection,
+        indexed=sum(o.status is AddStatus.INDEXED for o in ordered),
+        already_present=sum(o.status is AddStatus.ALREADY_PRESENT for o in ordered),
+        refused=sum(o.status is AddStatus.REFUSED for o in ordered),
+        images=ordered,
+    )
+
+
+def _name(path: Path, folder: Path) -> str:
+    """A file's name in the collection: its path under the folder, so that files of the same
+    name in sub-folders stay apart."""
+    return path.relative_to(folder).as_posix()
 
 
 @app.command()
@@ -524,7 +615,7 @@ def search(
     out.print(table)
 
 
-def _file_groups(found: DuplicatesResult, indexed: AddImagesResult) -> list[list[tuple[str, str]]]:
+def _file_groups(found: DuplicatesResult, indexed: AddImagesResult) -> list[FileGroup]:
     """The groups as (file, id) lists: every file of this run under each image id (files with
     the same bytes are one image to the service, so exact copies join their group, or make one
     of their own), then the other members by their stored name."""
@@ -545,7 +636,7 @@ def _file_groups(found: DuplicatesResult, indexed: AddImagesResult) -> list[list
     return groups
 
 
-def _print_duplicates(found: DuplicatesResult, groups: list[list[tuple[str, str]]]) -> None:
+def _print_duplicates(found: DuplicatesResult, groups: list[FileGroup]) -> None:
     out.print(
         f"{len(groups)} groups of duplicates ({len(found.pairs)} pairs at cosine >= "
         f"{found.threshold:.3f}, {found.threshold_source}; files with the same bytes join too)"
@@ -576,8 +667,9 @@ def dedup(
         typer.Option(
             "--report",
             dir_okay=False,
-            help="Also write the groups to this file: .json (the service's answer) or .csv "
-            "(group, file, id: one row per file; files with the same bytes share an id).",
+            help="Also write the groups to this file: .json (the service's answer), .csv "
+            "(group, file, id: one row per file; files with the same bytes share an id) or "
+            ".html (one self-contained page: each group's thumbnails, names and scores).",
         ),
     ] = None,
     json_output: JsonOption = False,
@@ -587,21 +679,23 @@ def dedup(
 ) -> None:
     """Find the groups of near-duplicate images in FOLDER, through a collection."""
     if report is not None:
-        _check_output(report, "--report", {".json", ".csv"})
+        _check_output(report, "--report", set(FORMATS))
+    with_images = report is not None and report_format(report).needs_images
     name = collection or f"isc-dedup-{secrets.token_hex(4)}"
     try:
         with Client(url, api_key=api_key, timeout=timeout) as client:
             try:
                 indexed = _index(client, name, method, folder, recursive)
                 found = client.duplicates(name, threshold)
+                groups = _file_groups(found, indexed)
+                images = _grouped_images(client, name, groups) if with_images else {}
             finally:
                 if collection is None:
                     client.delete_collection(name)
     except ISCError as error:
         raise _fail(error) from error
-    groups = _file_groups(found, indexed)
     if report is not None:
-        _write_report(found, groups, report)
+        write_report(DedupReport(folder, found, groups, images), report)
         err.print(f"report saved to {report}", markup=False)
     if json_output:
         sys.stdout.write(found.model_dump_json(indent=2) + "\n")
@@ -609,15 +703,20 @@ def dedup(
     _print_duplicates(found, groups)
 
 
-def _write_report(found: DuplicatesResult, groups: list[list[tuple[str, str]]], path: Path) -> None:
-    if path.suffix.lower() == ".json":
-        path.write_text(found.model_dump_json(indent=2) + "\n")
-        return
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["group", "file", "id"])
-        for number, group in enumerate(groups, 1):
-            writer.writerows([number, name, i] for name, i in group)
+def _grouped_images(
+    client: Client, collection: str, groups: list[FileGroup]
+) -> dict[str, CollectionImage]:
+    """What the collection keeps of each grouped image, thumbnail included (duplicate pairs
+    leave it out), fetched several at once: before a temporary collection is deleted."""
+    ids = list(dict.fromkeys(image_id for group in groups for _, image_id in group))
+    with _progress() as progress:
+        task = progress.add_task("fetching thumbnails", total=len(ids))
+        fetched = _in_parallel(
+            lambda image_id: client.image(collection, image_id),
+            ids,
+            lambda _: progress.advance(task),
+        )
+    return dict(zip(ids, fetched, strict=True))
 
 
 def main() -> None:

@@ -28,6 +28,7 @@ from isc_client.retry import RetryPolicy
 from isc_client.screenshot import ScreenshotOptions
 from shared.collections import (
     AddImagesResult,
+    CollectionImage,
     CollectionInfo,
     CollectionList,
     DuplicatesResult,
@@ -172,6 +173,10 @@ def _embed_call(image: ImageInput, method: MethodName | str) -> _Call[Embedding]
 def _duplicates_call(name: str, threshold: float | None) -> _Call[DuplicatesResult]:
     params = {} if threshold is None else {"threshold": repr(float(threshold))}
     return _Call("GET", f"/api/v1/collections/{name}/duplicates", DuplicatesResult, params=params)
+
+
+def _image_call(name: str, image_id: str) -> _Call[CollectionImage]:
+    return _Call("GET", f"/api/v1/collections/{name}/images/{image_id}", CollectionImage)
 
 
 def _one_method(method: MethodName | str) -> str:
@@ -368,6 +373,11 @@ class Client(_Base):
         """Every pair at or above ``threshold`` (default: the CNN's calibrated one)."""
         return self._run(_duplicates_call(name, threshold))
 
+    def image(self, name: str, image_id: str) -> CollectionImage:
+        """What the collection keeps of one image: name, size and thumbnail (a JPEG data URL,
+        which duplicate pairs leave out to stay small)."""
+        return self._run(_image_call(name, image_id))
+
     def embed(
         self, image: ImageInput, method: MethodName | str = MethodName.MOBILENET_V2
     ) -> Embedding:
@@ -527,6 +537,10 @@ class AsyncClient(_Base):
     async def duplicates(self, name: str, threshold: float | None = None) -> DuplicatesResult:
         """See ``Client.duplicates``."""
         return await self._run(_duplicates_call(name, threshold))
+
+    async def image(self, name: str, image_id: str) -> CollectionImage:
+        """See ``Client.image``."""
+        return await self._run(_image_call(name, image_id))
 
     async def embed(
         self, image: ImageInput, method: MethodName | str = MethodName.MOBILENET_V2

@@ -184,3 +184,15 @@ def test_usage_errors_exit_2(service: Service, cats, tmp_path: Path) -> None:
     for args in usages:
         done = isc(*args, url=service.base_url)
         assert done.returncode == 2, (args, done.stdout, done.stderr)
+
+
+def test_dedup_report_must_be_json_csv_or_html(tmp_path: Path) -> None:
+    """Refused before anything is indexed (no service listens at the address: reaching for it
+    would exit 3): a usage error that names the formats it takes."""
+    nobody = f"http://127.0.0.1:{free_port()}"
+    pdf = isc("dedup", tmp_path, "--report", tmp_path / "groups.pdf", url=nobody)
+    assert pdf.returncode == 2, (pdf.stdout, pdf.stderr)
+    assert "the file must end in .csv or .htm or .html or .json" in pdf.stderr
+    assert not (tmp_path / "groups.pdf").exists()
+    missing = isc("dedup", tmp_path, "--report", tmp_path / "nowhere" / "report.html", url=nobody)
+    assert missing.returncode == 2 and "does not exist" in missing.stderr, missing.stderr
