@@ -92,6 +92,18 @@ class Settings(BaseSettings):
         description="Comparisons the worker computes at once (the rest wait, bounded by "
         "max_inflight).",
     )
+    pixel_threads: int | None = Field(
+        None,
+        ge=1,
+        description="Comparisons without a CNN (SSIM, MS-SSIM, pixel, pHash) the worker computes "
+        "at once; unset: one per usable core (more only contend for the cores).",
+    )
+    opencv_threads: int = Field(
+        1,
+        ge=0,
+        description="OpenCV's own threads per call in the worker; 1: requests run side by side "
+        "instead (12 % less CPU per SSIM request); 0: OpenCV's default (all cores).",
+    )
     worker_restart_backoff_s: float = Field(
         1.0, description="First delay before restarting a dead worker; doubles up to 30 s."
     )

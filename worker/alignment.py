@@ -8,8 +8,9 @@ Three steps, cheapest first:
    phase correlation (finds large shifts; a rotation or scaling moves the quadrants apart) and
    by one Lucas-Kanade step (precise for sub-pixel shifts). B has not moved when every
    estimate stays below ``STILL_PHASE_PX`` and ``STILL_GRADIENT_PX`` full-resolution pixels;
-   the pair is then compared exactly as without alignment. Different sizes always go on to
-   step 2.
+   the pair is then compared exactly as without alignment. The probe stops at the first
+   quadrant whose phase estimate moved, so a moved or unrelated pair pays for one phase
+   correlation, not the whole probe. Different sizes always go on to step 2.
 2. **Feature search**, in two passes: ORB features, ratio-tested Hamming matches and a RANSAC
    similarity transform (rotation, uniform scale, translation). A screening pass on small grey
    copies (``SCREEN_SIDE``, ``SCREEN_FEATURES``) asks only whether the two share a scene at
@@ -183,42 +184,41 @@ def _gradient_shift(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.hypot(*shift))
 
 
-def probe_motion(
-    a: np.ndarray | GreyCopies, b: np.ndarray | GreyCopies
-) -> tuple[float, float] | None:
-    """The largest phase-correlation and gradient shift estimates, in A's full-resolution
-    pixels, over the whole picture and its quadrants; None when the pair cannot be probed
-    (different sizes, or too small)."""
+def has_not_moved(a: np.ndarray | GreyCopies, b: np.ndarray | GreyCopies) -> bool:
+    """Whether B is A's own framing (same size, no shift, scale or turn of a pixel or more):
+    the phase-correlation and the gradient shift estimates, in A's full-resolution pixels, stay
+    below ``STILL_PHASE_PX`` and ``STILL_GRADIENT_PX`` over every quadrant. A pair of different
+    sizes, or too small, is not probed (False).
+
+    It stops at the first quadrant that moved, and the gradient test (with its smoothing) runs
+    only once every phase estimate is still: a moved or unrelated pair, the common case that
+    goes on to the feature search, pays for one phase correlation instead of the whole probe.
+    """
     if a.shape[:2] != b.shape[:2]:
-        return None
+        return False
     grey_a, scale = _copies(a).at(PROBE_SIDE)
     grey_b, _ = _copies(b).at(PROBE_SIDE)
     if min(grey_a.shape) < PROBE_MIN_SIDE:
-        return None
-    smooth_a = cv2.GaussianBlur(grey_a.astype(np.float32), (0, 0), 1.0)
-    smooth_b = cv2.GaussianBlur(grey_b.astype(np.float32), (0, 0), 1.0)
+        return False
     flat_a, flat_b = grey_a.astype(np.float32), grey_b.astype(np.float32)
-    phase = gradient = 0.0
-    for rows, cols in _quadrants(*grey_a.shape):
+    quadrants = _quadrants(*grey_a.shape)
+    for rows, cols in quadrants:
         tile_a = np.ascontiguousarray(flat_a[rows, cols])
         tile_b = np.ascontiguousarray(flat_b[rows, cols])
         window = cv2.createHanningWindow(tile_a.shape[::-1], cv2.CV_32F)
         (dx, dy), _ = cv2.phaseCorrelate(tile_a, tile_b, window)
-        phase = max(phase, math.hypot(dx, dy))
-        gradient = max(
-            gradient,
-            _gradient_shift(
-                np.ascontiguousarray(smooth_a[rows, cols]),
-                np.ascontiguousarray(smooth_b[rows, cols]),
-            ),
+        if math.hypot(dx, dy) / scale >= STILL_PHASE_PX:
+            return False
+    smooth_a = cv2.GaussianBlur(flat_a, (0, 0), 1.0)
+    smooth_b = cv2.GaussianBlur(flat_b, (0, 0), 1.0)
+    return all(
+        _gradient_shift(
+            np.ascontiguousarray(smooth_a[rows, cols]), np.ascontiguousarray(smooth_b[rows, cols])
         )
-    return phase / scale, gradient / scale
-
-
-def has_not_moved(a: np.ndarray | GreyCopies, b: np.ndarray | GreyCopies) -> bool:
-    """Whether B is A's own framing (same size, no shift, scale or turn of a pixel or more)."""
-    probe = probe_motion(a, b)
-    return probe is not None and probe[0] < STILL_PHASE_PX and probe[1] < STILL_GRADIENT_PX
+        / scale
+        < STILL_GRADIENT_PX
+        for rows, cols in quadrants
+    )
 
 
 def estimate_transform(
@@ -407,6 +407,9 @@ class SharedRegistration:
         self._found: dict[tuple[tuple[int, ...], tuple[int, ...]], Registration] = {}
         self.searches = 0
         """How many registrations were searched for (tests read it: one per request)."""
+        self.greyscale_sides: dict[tuple[tuple[int, ...], tuple[int, ...]], str | None] = {}
+        """Which image is grey, when exactly one is (``geometry.greyscale_side``): asked by
+        the preparation and by the relation, found once."""
 
     def register(self, a: np.ndarray, b: np.ndarray) -> Registration:
         """``register(a, b)``, searched for once per pair of image sizes."""

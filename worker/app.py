@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated
 
+import anyio
 import anyio.to_thread
 from fastapi import FastAPI, Query, Request, Response
 from fastapi.responses import PlainTextResponse
@@ -21,7 +22,7 @@ from shared.collections import Embedding, EmbeddingModel
 from shared.errors import ErrorCode, ServiceError
 from shared.http_errors import install_error_handlers
 from shared.ignore_regions import parse_ignore_regions
-from shared.methods import MethodChoice, MethodName
+from shared.methods import ALL_METHODS, MethodChoice, MethodName
 from shared.schemas import (
     CompareAllResult,
     CompareResult,
@@ -37,6 +38,7 @@ from worker.embedder import Embedder
 from worker.methods.base import CompareOptions
 from worker.methods.cnn.precision import TuningStore
 from worker.observability import WorkerMetrics
+from worker.pair_runner import usable_cores
 from worker.registry import Registry, build_registry
 from worker.service import ComparisonService
 
@@ -83,6 +85,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     metrics = WorkerMetrics(registry, service)
     loader = ModelLoader(registry, settings.cnn_tuning_file)
     embedder = Embedder(registry, settings)
+    # Comparisons without a CNN are CPU work from start to end: more at once than there are
+    # cores only contend (measured in process: 8 threads 62 req/s, 2 to 4 threads 72 to 75).
+    # CNN comparisons keep the wide limit: they wait for a batch, and batches want company.
+    pixel_limiter = anyio.CapacityLimiter(settings.pixel_threads or len(usable_cores()))
+    cnn_choices = {ALL_METHODS, *(cnn.name.value for cnn in registry.cnns)}
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -173,10 +180,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             diff_image=diff_image,
         )
         try:
-            # In a worker thread (at most worker_threads at once): the event loop keeps
-            # answering /health while every compute thread is busy.
+            # In a worker thread (at most worker_threads at once, pixel_threads for methods
+            # without a CNN): the event loop keeps answering /health while they are busy.
             encoded = await anyio.to_thread.run_sync(
-                compare_json, method.value, body, image_a_bytes, options
+                compare_json,
+                method.value,
+                body,
+                image_a_bytes,
+                options,
+                limiter=None if method.value in cnn_choices else pixel_limiter,
             )
         except ServiceError as error:
             metrics.comparisons.labels(method.value, error.code.value).inc()

@@ -118,7 +118,7 @@ def prepare_pair(
     check_min_side(a, b, min_side)
     if not align:
         return _scale_and_crop(a, b)
-    a, b, colour_note = _compare_in_grey_if_one_is(a, b)
+    a, b, colour_note = _compare_in_grey_if_one_is(a, b, shared)
     registration = shared.register(a, b) if shared is not None else register(a, b)
     info = registration.info
     stretched = _stretched(a, b, info)
@@ -215,17 +215,26 @@ def is_grey(pixels: np.ndarray) -> bool:
     return bool((spread <= GREY_TOLERANCE).mean() >= 0.99)
 
 
-def greyscale_side(a: np.ndarray, b: np.ndarray) -> str | None:
-    """'a' or 'b' when exactly that image is grey (a colour photo against its greyscale copy)."""
+def greyscale_side(
+    a: np.ndarray, b: np.ndarray, shared: SharedRegistration | None = None
+) -> str | None:
+    """'a' or 'b' when exactly that image is grey (a colour photo against its greyscale copy);
+    with ``shared``, found once per request (keyed by the sizes, as its registration)."""
+    key = (a.shape[:2], b.shape[:2])
+    if shared is not None and key in shared.greyscale_sides:
+        return shared.greyscale_sides[key]
     grey_a, grey_b = is_grey(a), is_grey(b)
-    if grey_a == grey_b:
-        return None
-    return "a" if grey_a else "b"
+    side = None if grey_a == grey_b else ("a" if grey_a else "b")
+    if shared is not None:
+        shared.greyscale_sides[key] = side
+    return side
 
 
-def _compare_in_grey_if_one_is(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
+def _compare_in_grey_if_one_is(
+    a: np.ndarray, b: np.ndarray, shared: SharedRegistration | None
+) -> tuple[np.ndarray, np.ndarray, str]:
     """Both in grey when exactly one is: colour cannot be compared then, only the picture."""
-    side = greyscale_side(a, b)
+    side = greyscale_side(a, b, shared)
     if side is None:
         return a, b, ""
 

@@ -22,11 +22,19 @@ def identical(a: DecodedImage, b: DecodedImage) -> bool:
         return False
     if a.reduced or b.reduced:
         return a.digest is not None and a.digest == b.digest
-    if a.pixels.shape != b.pixels.shape or not np.array_equal(a.pixels, b.pixels):
+    if a.digest is not None and a.digest == b.digest:
+        return True  # the same bytes decode to the same pixels and alpha
+    if a.pixels.shape != b.pixels.shape or not _same_pixels(a.pixels, b.pixels):
         return False
     if a.alpha is None or b.alpha is None:
         return a.alpha is None and b.alpha is None
     return bool(np.array_equal(a.alpha, b.alpha))
+
+
+def _same_pixels(a: np.ndarray, b: np.ndarray) -> bool:
+    """``np.array_equal``, after a look at every 16th row: most pairs differ there already,
+    and that look costs a sixteenth of the full comparison."""
+    return np.array_equal(a[::16], b[::16]) and np.array_equal(a, b)
 
 
 def size_note(a: DecodedImage, b: DecodedImage, quarter_turns: int = 0) -> str:

@@ -146,7 +146,11 @@ def run_method(
     same = not turned and identical(image_a, image_b)
     verdict = decide(comparison.score, same, thresholds)
     # The pair's colour relation is stated whenever B is not compared as given.
-    grey = greyscale_side(image_a.pixels, image_b.pixels) if orientation is not None else None
+    grey = (
+        greyscale_side(image_a.pixels, image_b.pixels, options.registration)
+        if orientation is not None
+        else None
+    )
     turns = orientation.quarter_turns if orientation is not None else 0
     b_size = (image_b.info.width, image_b.info.height)
     relation = (
