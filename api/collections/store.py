@@ -10,6 +10,7 @@ the weights' fingerprint, the vector length) is kept in that collection's own me
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import uuid
 from dataclasses import dataclass
@@ -57,6 +58,27 @@ def names_of(payload: dict[str, Any]) -> list[str]:
     return [str(payload.get("file_name", ""))]
 
 
+def fast_commits(client: QdrantClient) -> int:
+    """Embedded mode: put each collection's SQLite file in WAL mode with ``synchronous=NORMAL``;
+    how many files were set. Qdrant's local mode commits every point on its own, and with
+    SQLite's defaults each commit waits for the disk twice: measured here, 73 ms to add 4
+    points, serialised, against 1.9 ms on a RAM disk, a ceiling of about 55 images/s on
+    indexing whatever the CPUs do. With WAL and NORMAL a commit waits for no disk; an
+    acknowledged add still survives a crash of the service, and only a power cut can lose the
+    last ones (the file stays consistent, and adding again is idempotent). The connection is
+    qdrant-client's own (not public API): a version that moved it is skipped here, and
+    ``tests/unit/test_collection_duplicates.py`` fails on it."""
+    local = getattr(client, "_client", None)
+    count = 0
+    for collection in getattr(local, "collections", {}).values():
+        connection = getattr(getattr(collection, "storage", None), "storage", None)
+        if isinstance(connection, sqlite3.Connection):
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            count += 1
+    return count
+
+
 def point_id(image_id: str) -> str:
     """Qdrant takes UUIDs or integers; a 128-bit content hash is a UUID as it is."""
     return str(uuid.UUID(hex=image_id))
@@ -94,6 +116,7 @@ class CollectionStore:
             else:
                 self.settings.collections_dir.mkdir(parents=True, exist_ok=True)
                 self._client = QdrantClient(path=str(self.settings.collections_dir))
+                fast_commits(self._client)
         return self._client
 
     def close(self) -> None:
@@ -133,6 +156,8 @@ class CollectionStore:
                     "thumbnails": thumbnails,
                 },
             )
+            if not self.settings.qdrant_url:
+                fast_commits(client)
 
     def _describe(self, client: QdrantClient, name: str) -> StoredCollection:
         if not client.collection_exists(PREFIX + name):

@@ -8,7 +8,7 @@ import numpy as np
 
 from api.collections import duplicates
 from api.collections.duplicates import groups, similar_pairs, with_exact_copies
-from api.collections.store import MAX_NAMES, CollectionStore, names_of
+from api.collections.store import MAX_NAMES, CollectionStore, fast_commits, names_of
 from shared.settings import Settings
 
 
@@ -72,3 +72,25 @@ def test_the_store_keeps_every_name_of_the_same_bytes(tmp_path: Path) -> None:
         assert names_of({"file_name": "old.jpg"}) == ["old.jpg"]  # written before names
     finally:
         store.close()
+
+
+def test_the_embedded_store_commits_without_waiting_for_the_disk(tmp_path: Path) -> None:
+    """WAL and synchronous=NORMAL on every collection's SQLite file, for a new collection and
+    for those found when the store is opened again (qdrant-client keeps that connection
+    private: this fails if a version moves it)."""
+    for run in range(2):
+        store = CollectionStore(Settings(collections_dir=tmp_path))
+        try:
+            if run == 0:
+                store.create("first", "mobilenet_v2", 4, "key")
+            store.create(f"more-{run}", "mobilenet_v2", 4, "key")
+            client = store._qdrant()
+            collections = client._client.collections
+            assert len(collections) == 2 + run
+            for collection in collections.values():
+                connection = collection.storage.storage
+                assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+                assert connection.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+            assert fast_commits(client) == 2 + run
+        finally:
+            store.close()
