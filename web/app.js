@@ -1,7 +1,9 @@
 // Image Similarity Checker: the page's entry module. Plain ES modules, no build step; talks only
-// to the public API (GET /api/v1/methods, POST /api/v1/compare) on the same origin.
+// to the public API (GET /api/v1/methods, POST /api/v1/compare, /api/v1/collections) on the same
+// origin. The Collections view (#collections) is js/collections.js's.
 
 import { postCompare, useKey, whenUnauthorized } from "./js/api.js";
+import { initCollections } from "./js/collections.js";
 import { renderAll } from "./js/compare-all.js";
 import { $ } from "./js/dom.js";
 import { ALL, initMethods, loadMethods, selectedMethod } from "./js/methods.js";
@@ -77,6 +79,7 @@ function init() {
   initPickers(updateButton);
   initMethods(updateButton);
   initResultViews();
+  initCollections();
   $("compare-form").addEventListener("submit", compare);
   $("key-form").addEventListener("submit", (event) => {
     event.preventDefault();

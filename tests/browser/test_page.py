@@ -226,10 +226,10 @@ def test_drag_and_drop_and_paste(page: Page, service: Service) -> None:
 def test_keyboard_only(page: Page, service: Service) -> None:
     open_page(page, service)
     order = []
-    for _ in range(4):
+    for _ in range(6):
         page.keyboard.press("Tab")
         order.append(page.evaluate("document.activeElement.id || document.activeElement.className"))
-    assert order == ["skip-link", "file-a", "file-b", "method"]
+    assert order == ["skip-link", "nav-compare", "nav-collections", "file-a", "file-b", "method"]
     page.focus("#file-a")
     outline = page.evaluate(
         "getComputedStyle(document.querySelector('label[for=file-a]')).outlineStyle"

@@ -14,7 +14,9 @@ export function useKey(key) {
   sessionStorage.setItem(KEY_STORAGE, key);
 }
 
-async function request(path, options = {}) {
+/** Any API call with the key, when one was given; resolves to `{ response, body }` (body: the
+ * parsed JSON, or null), throws only when the service cannot be reached. */
+export async function request(path, options = {}) {
   const key = sessionStorage.getItem(KEY_STORAGE);
   const headers = { ...(options.headers || {}), ...(key ? { "X-API-Key": key } : {}) };
   const response = await fetch(path, { ...options, headers });

@@ -29,7 +29,7 @@ export function setLimits(newLimits) {
 }
 
 /** The file's image type, from its declared type or, when the browser gives none, its name. */
-function fileType(file) {
+export function fileType(file) {
   if (file.type) return file.type;
   const extension = (file.name.split(".").pop() || "").toLowerCase();
   return extension ? `image/${EXTENSION_SUBTYPES[extension] || extension}` : "";
@@ -113,6 +113,13 @@ function acceptFile(slot, file) {
   onChange();
 }
 
+/** Put a file into box A or B as if the person had chosen it (the collections' search opens a
+ * hit's pair this way), with the same checks and preview. */
+export function useFile(slot, file) {
+  $(`file-${slot}`).value = "";
+  acceptFile(slot, file);
+}
+
 function slotOf(element) {
   const picker = element && element.closest ? element.closest(".picker") : null;
   return picker ? picker.dataset.slot : null;
@@ -162,6 +169,7 @@ export function initPickers(changed) {
   onChange = changed;
   SLOTS.forEach(wirePicker);
   document.addEventListener("paste", (event) => {
+    if (document.body.dataset.view === "collections") return; // that view takes its own pastes
     const file = firstImageFile(event.clipboardData);
     if (!file) return;
     event.preventDefault();
