@@ -88,7 +88,7 @@ def render_overlay(
     missing = np.isnan(values)
     if missing.any():
         neutral = cv2.addWeighted(grey, 0.5, np.full_like(grey, int(NO_COUNTERPART_GREY)), 0.5, 0)
-        blended[missing] = neutral[missing]
+        np.copyto(blended, neutral, where=missing[..., None])  # no gather-scatter copies
     return blended
 
 

@@ -18,6 +18,7 @@ study chose (``CANONICAL_KIND`` in ``embedding``):
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Literal, get_args
@@ -119,20 +120,19 @@ class Preparation:
         height, width = pixels.shape[:2]
         _, canvas_box, image_box = self.geometry(height, width)
         canvas = self._render(pixels, IMAGENET_MEAN_RGB)
-        cells = self.project(np.ones((height, width), dtype=np.float32))
-        if not cells.any():
-            cells = self._coverage(np.ones((height, width), dtype=np.float32))
-            cells = cells >= cells.max()
-        return canvas, Placement(canvas_box, image_box, (height, width), cells)
+        return canvas, Placement(
+            canvas_box, image_box, (height, width), _image_cells(self, height, width)
+        )
 
-    def _coverage(self, mask: np.ndarray) -> np.ndarray:
+    def coverage(self, mask: np.ndarray) -> np.ndarray:
+        """The share of each feature place that ``mask`` (H x W over the image) covers."""
         canvas = self._render(mask, 0.0)
         grid = (canvas.shape[1] // STRIDE, canvas.shape[0] // STRIDE)
         return cv2.resize(canvas, grid, interpolation=cv2.INTER_AREA)
 
     def project(self, mask: np.ndarray) -> np.ndarray:
         """Feature places mostly covered by ``mask`` (H x W over the image, 1 = content)."""
-        return self._coverage(mask) >= 0.5
+        return self.coverage(mask) >= 0.5
 
     def over_image(self, cells: np.ndarray, placement: Placement) -> np.ndarray:
         """A per-place map (NaN where invalid) smoothed and laid over the image: shaped like the
@@ -151,3 +151,17 @@ class Preparation:
         out = np.full((out_h, out_w), np.nan, dtype=np.float32)
         out[top : top + box_h, left : left + box_w] = resize_masked(shown, box_h, box_w)
         return out
+
+
+@functools.lru_cache(maxsize=256)
+def _image_cells(preparation: Preparation, height: int, width: int) -> np.ndarray:
+    """The feature places an image of this size covers (at least the most covered ones): a
+    function of the size alone, so worked out once per size, not by rendering a mask of the
+    whole image for every image (a millisecond each for a 1024x768 photo). Read-only: shared."""
+    whole = np.ones((height, width), dtype=np.float32)
+    cells = preparation.project(whole)
+    if not cells.any():
+        coverage = preparation.coverage(whole)
+        cells = coverage >= coverage.max()
+    cells.setflags(write=False)
+    return cells
