@@ -153,6 +153,8 @@ def running_service(
             # Precision measurements shared by this run's services (measured once per network
             # and configuration), never the user's own file.
             "ISC_CNN_TUNING_FILE": str(log_dir / "cnn-tuning.json"),
+            # Collections in the test's own folder, never the user's data directory.
+            "ISC_COLLECTIONS_DIR": str(log_dir / f"{name}-collections"),
         }
     )
     env.update({f"ISC_{key.upper()}": value for key, value in settings.items()})
