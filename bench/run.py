@@ -55,6 +55,7 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.collections_bench import bench_collections, print_collections  # noqa: E402
 from shared.methods import MethodName  # noqa: E402
 from shared.settings import Settings  # noqa: E402
 from tests.support.service import free_port, running_service, stop  # noqa: E402
@@ -774,6 +775,7 @@ def print_table(results: dict) -> None:
     print_screenshots(results["screenshots"])
     weights = {name: results["forward"][name]["weights"] for name in CNNS}
     print(f"\nCNN weights used: {weights} (random-init has the same speed as ImageNet weights)")
+    print_collections(results["collections"])
 
 
 def main() -> None:
@@ -795,6 +797,7 @@ def main() -> None:
     results["forward"], bare_models = bench_forward_and_bf16(factory)
     results["services"] = bench_services(factory, args.requests, bare_models)
     results["local_workers"] = bench_local_workers(factory, args.requests)
+    results["collections"] = bench_collections(factory)
     results["seconds"] = round(time.time() - started, 1)
     print_table(results)
     out = args.out or REPO / "bench" / "results" / f"bench-{results['when'].replace(':', '')}.json"
