@@ -223,8 +223,8 @@ class SearchHit(BaseModel):
         None,
         description="With verify=true, for the top hits (at most 10): SSIM and pHash of the "
         "query's thumbnail (made as the stored ones: longest side 256 px, JPEG) against this "
-        "hit's stored thumbnail, computed by the worker. Null without verify and below the "
-        "top hits.",
+        "hit's stored thumbnail, computed by the worker. Null without verify, below the top "
+        "hits, and for an image stored without a thumbnail.",
     )
 
 

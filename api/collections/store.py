@@ -207,9 +207,11 @@ class CollectionStore:
             return {image_id(point.id) for point in found}
 
     def upsert(self, name: str, points: list[tuple[str, list[float], dict[str, Any]]]) -> None:
-        """Write a batch of (id, vector, payload) in one call: all of it or nothing. A point
-        that another request wrote meanwhile (the same bytes) keeps its payload and gains the
-        new file names, so two concurrent adds of one file under two names keep both."""
+        """Write a batch of (id, vector, payload) in one call, under the lock (the embedded mode
+        commits each point on its own: a failure part-way leaves the earlier points, each whole,
+        and adding the batch again completes it). A point that another request wrote meanwhile
+        (the same bytes) keeps its payload and gains the new file names, so two concurrent adds
+        of one file under two names keep both."""
         if not points:
             return
         with self._lock:
