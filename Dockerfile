@@ -18,7 +18,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     TF_CPP_MIN_LOG_LEVEL=2 \
     HOME=/home/isc \
     ISC_HOST=0.0.0.0 \
-    ISC_WEB_DIR=/app/web
+    ISC_WEB_DIR=/app/web \
+    ISC_COLLECTIONS_DIR=/home/isc/data
 
 COPY constraints.txt /tmp/constraints.txt
 COPY --from=build /wheels /tmp/wheels

@@ -208,9 +208,9 @@ class Settings(BaseSettings):
 
     # Collections (api/collections): the vector store lives beside the gateway.
     collections_dir: Path = Field(
-        Path.home() / ".local" / "share" / "image-similarity-checker" / "collections",
-        description="Where the embedded Qdrant store keeps the collections on disk (used when "
-        "qdrant_url is unset; one gateway process at a time).",
+        Path("data"),
+        description="Where the embedded Qdrant store keeps the collections on disk, relative to "
+        "the working directory (used when qdrant_url is unset; one gateway process at a time).",
     )
     qdrant_url: str | None = Field(
         None,
