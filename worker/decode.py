@@ -14,8 +14,10 @@ import io
 import math
 import threading
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -34,6 +36,16 @@ _UPRIGHT = {  # what ImageOps.exif_transpose does per orientation, applied to th
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
+_UPRIGHT_ARRAY: dict[int, Callable[[np.ndarray], np.ndarray]] = {  # the same, on an array
+    2: lambda a: cv2.flip(a, 1),
+    3: lambda a: cv2.rotate(a, cv2.ROTATE_180),
+    4: lambda a: cv2.flip(a, 0),
+    5: cv2.transpose,
+    6: lambda a: cv2.rotate(a, cv2.ROTATE_90_CLOCKWISE),
+    7: lambda a: cv2.flip(cv2.transpose(a), -1),
+    8: lambda a: cv2.rotate(a, cv2.ROTATE_90_COUNTERCLOCKWISE),
+}
+JPEG_END = b"\xff\xd9"
 _HIGH_DEPTH_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
 _ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
 _REDUCIBLE_MODES = frozenset({"L", "LA", "La", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "I", "F"})
@@ -100,21 +112,26 @@ def decode_image(
             with Image.open(io.BytesIO(data)) as image:
                 if image.format != "HEIF":  # a HEIF file opens at its primary image
                     image.seek(0)
-                if image.format in ("JPEG", "MPO"):
-                    _draft(image, max_pixels, enough_side)
-                if image.size[0] * image.size[1] > max_pixels:
-                    with _WHOLE_DECODES:
-                        image.load()
-                        fitted = _reduce_to_fit(image, max_pixels)
+                plain = _plain_jpeg(image, data, max_pixels, enough_side)
+                if plain is not None:
+                    orientation = image.getexif().get(EXIF_ORIENTATION, 1)
+                    pixels, alpha = _upright_array(plain, orientation), None
                 else:
-                    image.load()
-                    fitted = image
-                orientation = image.getexif().get(EXIF_ORIENTATION, 1)
+                    if image.format in ("JPEG", "MPO"):
+                        _draft(image, max_pixels, enough_side)
+                    if image.size[0] * image.size[1] > max_pixels:
+                        with _WHOLE_DECODES:
+                            image.load()
+                            fitted = _reduce_to_fit(image, max_pixels)
+                    else:
+                        image.load()
+                        fitted = image
+                    orientation = image.getexif().get(EXIF_ORIENTATION, 1)
+                    # Read from the file, applied to the (maybe reduced) pixels; none: no copy.
+                    upright = _UPRIGHT.get(orientation)
+                    oriented = fitted.transpose(upright) if upright is not None else fitted
+                    pixels, alpha = _to_rgb(oriented)
                 turned = orientation in QUARTER_TURNS
-                # Read from the file, applied to the (maybe reduced) pixels; none: no copy.
-                upright = _UPRIGHT.get(orientation)
-                oriented = fitted.transpose(upright) if upright is not None else fitted
-                pixels, alpha = _to_rgb(oriented)
     except ServiceError:
         raise
     except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombWarning) as exc:
@@ -136,6 +153,39 @@ def decode_image(
         has_alpha=alpha is not None,
     )
     return DecodedImage(pixels, info, digest or digest_of(data), reduced, alpha)
+
+
+def _plain_jpeg(
+    image: Image.Image, data: bytes, max_pixels: int, enough_side: int | None
+) -> np.ndarray | None:
+    """A whole colour JPEG decoded by OpenCV straight into an array (RGB, EXIF orientation not
+    applied); None when the file is anything else, or needs Pillow's handling (draft or fit),
+    or OpenCV could not decode it.
+
+    Why: Pillow keeps RGB as four bytes a pixel and copies it out packed
+    (``Image.tobytes``, holding the GIL), a fifth of a 1024x768 photo's decoding; OpenCV's
+    libjpeg-turbo decodes into the array itself, 0.45 ms sooner per photo. Both run libjpeg-turbo
+    with its default (exact) DCT and upsampling: the pixels were the same, bit for bit, on 249
+    JPEGs (the eval photos and flowers, 4:4:4, 4:2:2 and 4:2:0, baseline and progressive).
+    Only files that end with libjpeg's end-of-image marker come here: OpenCV fills a truncated
+    JPEG with grey where Pillow refuses it, and the refusal is what the client must hear.
+    """
+    if image.format != "JPEG" or image.mode != "RGB" or enough_side is not None:
+        return None
+    width, height = image.size
+    if width * height > max_pixels or not data.endswith(JPEG_END):
+        return None
+    flags = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
+    decoded = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+    if decoded is None or decoded.shape != (height, width, 3):
+        return None
+    return cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
+
+
+def _upright_array(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """``pixels`` turned as ``_UPRIGHT`` turns a Pillow image for each EXIF orientation."""
+    turn = _UPRIGHT_ARRAY.get(orientation)
+    return pixels if turn is None else turn(pixels)
 
 
 def _declared_limit(max_pixels: int, max_declared_pixels: int | None) -> int:

@@ -6,7 +6,7 @@ import io
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
 from shared.errors import ErrorCode, ServiceError
 from tests.support.images import astronaut, encode, png
@@ -151,6 +151,38 @@ def test_exif_orientation_is_applied(orientation: int, expected_size: tuple[int,
     if orientation == 6:  # rotated 90 degrees clockwise: the red half is now on top
         assert decoded.pixels[2, 10, 0] > 200
         assert decoded.pixels[-3, 10, 0] < 60
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+@pytest.mark.parametrize(("subsampling", "progressive"), [(0, False), (1, True), (2, False)])
+def test_a_jpeg_decodes_to_pillows_pixels_in_every_orientation(
+    orientation: int, subsampling: int, progressive: bool
+) -> None:
+    """Whole colour JPEGs are decoded by OpenCV (worker.decode._plain_jpeg), turned upright with
+    its array operations: the very pixels Pillow gives, turned by Pillow's exif_transpose."""
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    data = encode(
+        astronaut()[:300, :200],
+        "JPEG",
+        quality=85,
+        subsampling=subsampling,
+        progressive=progressive,
+        exif=exif,
+    )
+    expected = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB"))
+    decoded = decode_image(data, "image_a", LIMIT)
+    assert decoded.pixels.flags.c_contiguous
+    np.testing.assert_array_equal(decoded.pixels, expected)
+    assert (decoded.info.width, decoded.info.height) == expected.shape[1::-1]
+
+
+def test_a_jpeg_cut_short_by_its_last_bytes_is_still_refused() -> None:
+    """Only a JPEG that ends with its end-of-image marker takes OpenCV's way: OpenCV fills a
+    truncated file with grey instead of failing, Pillow refuses it."""
+    data = encode(_photo(), "JPEG", quality=90)
+    error = _error(data[:-64])
+    assert (error.status_code, error.code) == (422, ErrorCode.CORRUPT_IMAGE)
 
 
 @pytest.mark.parametrize("fmt", ["AVIF", "HEIF"])
