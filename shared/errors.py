@@ -114,6 +114,11 @@ class ServiceError(Exception):
         self.detail = detail
         self.headers = headers
 
+    def __reduce__(self) -> tuple[type[ServiceError], tuple[Any, ...]]:
+        """Pickled whole (code, message, detail, headers): a pixel process raises it in the
+        worker (``worker.pixel_processes``)."""
+        return (type(self), (self.code, self.message, self.detail, self.headers))
+
     @property
     def status_code(self) -> int:
         """The HTTP status, from ``ERROR_STATUS``."""

@@ -96,7 +96,15 @@ class Settings(BaseSettings):
         None,
         ge=1,
         description="Comparisons without a CNN (SSIM, MS-SSIM, pixel, pHash) the worker computes "
-        "at once; unset: one per usable core (more only contend for the cores).",
+        "at once in its threads (pixel_processes=0); unset: one per usable core (more only "
+        "contend for the cores).",
+    )
+    pixel_processes: int | None = Field(
+        None,
+        ge=0,
+        description="Child processes of the worker that compute comparisons without a CNN "
+        "(SSIM, MS-SSIM, pixel, pHash) beside its GIL; unset: two per usable core (one core: "
+        "none); 0: none, the worker's threads compute them (pixel_threads at once).",
     )
     opencv_threads: int = Field(
         1,

@@ -39,6 +39,7 @@ from worker.methods.base import CompareOptions
 from worker.methods.cnn.precision import TuningStore
 from worker.observability import WorkerMetrics
 from worker.pair_runner import usable_cores
+from worker.pixel_processes import start_pixel_processes
 from worker.registry import Registry, build_registry
 from worker.service import ComparisonService
 
@@ -81,24 +82,35 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """The worker app; models start loading when the app starts."""
     settings = settings or get_settings()  # process-wide tuning: worker.process.configure_process
     registry = build_registry(settings)
-    service = ComparisonService(registry, settings)
+    pixel_processes = start_pixel_processes(settings)
+    processes = pixel_processes.count if pixel_processes is not None else 0
+    service = ComparisonService(
+        registry, settings, pixel_processes.compute if pixel_processes is not None else None
+    )
     metrics = WorkerMetrics(registry, service)
     loader = ModelLoader(registry, settings.cnn_tuning_file)
     embedder = Embedder(registry, settings)
-    # Comparisons without a CNN are CPU work from start to end: more at once than there are
-    # cores only contend (measured in process: 8 threads 62 req/s, 2 to 4 threads 72 to 75).
-    # CNN comparisons keep the wide limit: they wait for a batch, and batches want company.
-    pixel_limiter = anyio.CapacityLimiter(settings.pixel_threads or len(usable_cores()))
+    # Comparisons without a CNN are CPU work from start to end: one per pixel process, or in
+    # this process's threads no more at once than there are cores, since more only contend
+    # (measured in process: 8 threads 62 req/s, 2 to 4 threads 72 to 75). CNN comparisons keep
+    # the wide limit: they wait for a batch, and batches want company.
+    pixel_limiter = anyio.CapacityLimiter(
+        processes or settings.pixel_threads or len(usable_cores())
+    )
     cnn_choices = {ALL_METHODS, *(cnn.name.value for cnn in registry.cnns)}
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # At most this many comparisons compute at once; the gateway bounds the rest.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
+        if pixel_processes is not None:
+            pixel_processes.warm()
         loader.start()
         yield
         for cnn in registry.cnns:  # requests still queued get an error rather than a hang
             cnn.close()
+        if pixel_processes is not None:
+            pixel_processes.close()
 
     app = FastAPI(title="Image Similarity Checker - model worker", lifespan=lifespan)
     install_error_handlers(app)

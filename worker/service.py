@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from shared.errors import ServiceError
 from shared.methods import ALL_METHODS, METHOD_INFO, MethodName
@@ -70,6 +70,17 @@ class Upload:
         self.field = field
         self.data = data
         self.digest = digest_of(data)
+
+
+@dataclass(frozen=True)
+class PairRequest:
+    """A comparison past the result cache: what ``ComparisonService.compute`` needs, and what
+    travels to a pixel process (``options`` settled for the method, no registration yet)."""
+
+    choice: str
+    uploads: tuple[Upload, Upload]
+    options: CompareOptions
+    orient: bool
 
 
 def _render_maps(
@@ -241,9 +252,19 @@ class ComparisonService:
     result cache without decoding or computing anything: only the two files are hashed.
     """
 
-    def __init__(self, registry: Registry, settings: Settings) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        settings: Settings,
+        offload: Callable[[PairRequest], tuple[CompareResult | CompareAllResult, bool]]
+        | None = None,
+    ) -> None:
         self.registry = registry
         self.settings = settings
+        self.offload = offload
+        """Where comparisons without a CNN are computed instead of here (the pixel processes,
+        ``worker.pixel_processes``); the result cache stays here, in front of it."""
+        self._cnn_choices = {ALL_METHODS, *(cnn.name.value for cnn in registry.cnns)}
         self.pair_runner = PairRunner(threads_per_core=settings.worker_threads)
         self.results: ByteBoundedLRU[CompareResult | CompareAllResult] = ByteBoundedLRU(
             settings.result_cache_bytes, _result_size
@@ -264,17 +285,25 @@ class ComparisonService:
         cached = self.results.get(key)
         if cached is not None:
             return _replayed(cached, _elapsed_ms(started))
-        # One registration of B onto A for every method of this request that aligns.
-        options = replace(options, registration=SharedRegistration())
-        cacheable = True
-        if choice == ALL_METHODS:
-            result: CompareResult | CompareAllResult
-            result, cacheable = self._compare_all(uploads, options, orient)
+        request = PairRequest(choice, uploads, options, orient)
+        offload = self.offload
+        if offload is not None and choice not in self._cnn_choices:
+            result, cacheable = offload(request)
         else:
-            result = self._compare_one(MethodName(choice), uploads, options, orient)
+            result, cacheable = self.compute(request)
         if cacheable:
             self.results.put(key, result.model_copy(deep=True))
         return result
+
+    def compute(self, request: PairRequest) -> tuple[CompareResult | CompareAllResult, bool]:
+        """The comparison itself, past the result cache (also what a pixel process runs), and
+        whether its answer may be kept."""
+        # One registration of B onto A for every method of this request that aligns.
+        options = replace(request.options, registration=SharedRegistration())
+        if request.choice == ALL_METHODS:
+            return self._compare_all(request.uploads, options, request.orient)
+        method = MethodName(request.choice)
+        return self._compare_one(method, request.uploads, options, request.orient), True
 
     def _decode_pair(
         self, uploads: tuple[Upload, Upload], enough_side: int | None = None

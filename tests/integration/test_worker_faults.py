@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -56,6 +57,72 @@ def test_killed_worker_gives_503_then_the_service_recovers(log_dir) -> None:
         with service.client() as client:
             again = client.post("/api/v1/compare", files=PAIR, data={"method": "ssim"})
         assert again.status_code == 200
+
+
+def _pixel_processes_of(pid: int) -> set[int]:
+    """The worker's children that compute comparisons without a CNN (multiprocessing spawn)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes()
+        except OSError:  # gone meanwhile
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        if parent == pid and b"spawn_main" in command:
+            found.add(int(entry.name))
+    return found
+
+
+def _gone(pids: set[int], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        alive = set()
+        for pid in pids:
+            try:
+                os.kill(pid, 0)
+                alive.add(pid)
+            except ProcessLookupError:
+                pass
+        if not alive:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_pixel_processes_end_with_their_worker_even_when_it_is_killed(log_dir) -> None:
+    with running_service(
+        log_dir, "kill-children", cnn_methods="", worker_restart_backoff_s="0.5"
+    ) as service:
+        worker_pid = service.health()["worker_pid"]
+        with service.client() as client:
+            assert client.post("/api/v1/compare", files=PAIR, data={"method": "ssim"}).is_success
+        children = _pixel_processes_of(worker_pid)
+        assert len(children) == 4  # two per core on these 2-core machines (ISC_PIXEL_PROCESSES)
+        os.kill(worker_pid, signal.SIGKILL)
+        assert _gone(children, timeout=10), "orphaned pixel processes"
+
+
+def test_a_dead_pixel_process_costs_one_request_at_most(log_dir) -> None:
+    with running_service(log_dir, "kill-child", cnn_methods="", pixel_processes="2") as service:
+        worker_pid = service.health()["worker_pid"]
+        with service.client() as client:
+            assert client.post("/api/v1/compare", files=PAIR, data={"method": "ssim"}).is_success
+            children = _pixel_processes_of(worker_pid)
+            assert len(children) == 2
+            os.kill(min(children), signal.SIGKILL)
+            time.sleep(0.5)
+            first = client.post("/api/v1/compare", files=PAIR, data={"method": "ms_ssim"})
+            if not first.is_success:
+                error = assert_error(first, 503, "worker_unavailable")
+                assert first.headers["Retry-After"]
+                assert "restarted" in error["message"]
+            again = client.post("/api/v1/compare", files=PAIR, data={"method": "pixel"})
+        assert again.status_code == 200
+        assert service.health()["worker_pid"] == worker_pid  # the worker itself lived on
+        assert _gone(children, timeout=10)  # the old pool's other child was stopped too
 
 
 def test_worker_timeout_gives_504(log_dir) -> None:
