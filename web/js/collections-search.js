@@ -4,7 +4,7 @@
 // (the collection never keeps the file itself), with the collection's CNN.
 
 import { searchCollection } from "./collections-api.js";
-import { $, el } from "./dom.js";
+import { $, dropZone, el } from "./dom.js";
 import { formatBytes } from "./format.js";
 import { useFile } from "./pickers.js";
 import { showView } from "./views.js";
@@ -148,17 +148,7 @@ export function initSearch(context) {
       }
     });
   }
-  const zone = $("search-zone");
-  zone.addEventListener("dragover", (event) => {
-    event.preventDefault();
-    zone.classList.add("dragover");
-  });
-  zone.addEventListener("dragleave", () => zone.classList.remove("dragover"));
-  zone.addEventListener("drop", (event) => {
-    event.preventDefault();
-    zone.classList.remove("dragover");
-    useQuery(event.dataTransfer && event.dataTransfer.files[0]);
-  });
+  dropZone($("search-zone"), (transfer) => useQuery(transfer && transfer.files[0]));
   document.addEventListener("paste", (event) => {
     if (document.body.dataset.view !== "collections" || !view.collection) return;
     const item = Array.from((event.clipboardData && event.clipboardData.items) || []).find((i) => i.kind === "file");

@@ -9,7 +9,7 @@
 // `limit_files` or `limit_bytes`) shrinks the batches and the same files are sent again.
 
 import { addImages } from "./collections-api.js";
-import { $, el } from "./dom.js";
+import { $, dropZone, el } from "./dom.js";
 import { formatBytes, typeNames } from "./format.js";
 import { fileType } from "./pickers.js";
 
@@ -240,17 +240,9 @@ export function initUpload(context) {
       input.value = ""; // the same files may be chosen again
     });
   }
-  const zone = $("add-zone");
-  zone.addEventListener("dragover", (event) => {
-    event.preventDefault();
-    zone.classList.add("dragover");
-  });
-  zone.addEventListener("dragleave", () => zone.classList.remove("dragover"));
-  zone.addEventListener("drop", async (event) => {
-    event.preventDefault();
-    zone.classList.remove("dragover");
+  dropZone($("add-zone"), async (transfer) => {
     try {
-      enqueue(await dropped(event.dataTransfer));
+      enqueue(await dropped(transfer));
     } catch (error) {
       view.showError(`Could not read what was dropped: ${error.message}`);
     }

@@ -27,3 +27,20 @@ export function fromTemplate(id) {
   for (const node of root.querySelectorAll("[data-part]")) parts[node.dataset.part] = node;
   return { root, parts };
 }
+
+/**
+ * Make `zone` take dropped files: highlighted (class `dragover`) while something is dragged
+ * over it, and `onDrop(dataTransfer)` called with what was dropped.
+ */
+export function dropZone(zone, onDrop) {
+  zone.addEventListener("dragover", (event) => {
+    event.preventDefault();
+    zone.classList.add("dragover");
+  });
+  zone.addEventListener("dragleave", () => zone.classList.remove("dragover"));
+  zone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    zone.classList.remove("dragover");
+    onDrop(event.dataTransfer);
+  });
+}

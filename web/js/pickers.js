@@ -1,7 +1,7 @@
 // The two image boxes: choose, drop or paste a file, check it against the service's limits at
 // once, and preview it.
 
-import { $ } from "./dom.js";
+import { $, dropZone } from "./dom.js";
 import { formatBytes, typeNames } from "./format.js";
 
 export const SLOTS = ["a", "b"];
@@ -142,16 +142,9 @@ function wirePicker(slot) {
   input.addEventListener("change", () => acceptFile(slot, input.files[0]));
   picker.addEventListener("focusin", () => { lastSlot = slot; });
   picker.addEventListener("pointerdown", () => { lastSlot = slot; });
-  zone.addEventListener("dragover", (event) => {
-    event.preventDefault();
-    zone.classList.add("dragover");
-  });
-  zone.addEventListener("dragleave", () => zone.classList.remove("dragover"));
-  zone.addEventListener("drop", (event) => {
-    event.preventDefault();
-    zone.classList.remove("dragover");
+  dropZone(zone, (transfer) => {
     lastSlot = slot;
-    const file = firstImageFile(event.dataTransfer);
+    const file = firstImageFile(transfer);
     if (file) acceptFile(slot, file);
     else setFieldError(slot, "Nothing to use was dropped: drop an image file.");
   });
