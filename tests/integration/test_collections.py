@@ -19,7 +19,8 @@ from PIL import Image
 
 from isc_client import Client
 from shared.collections import AddStatus, DuplicatesResult, SearchResult
-from tests.support.paths import PHOTOS, SHARED, WEIGHTS, photo, require
+from tests.support.dedup_album import collections_service
+from tests.support.paths import PHOTOS, SHARED, photo, require
 from tests.support.service import Service, running_service
 
 PHOTO_NAMES = ("cat.png", "dog_1.png", "parrot.jpg", "owl.jpg", "sunflower.png", "bird.png")
@@ -36,16 +37,7 @@ def jpeg_copy(data: bytes, quality: int = 80, scale: float = 1.0) -> bytes:
 
 
 def start(log_dir: Path, name: str, collections_dir: Path, **settings: str) -> Iterator[Service]:
-    require(WEIGHTS)
-    with running_service(
-        log_dir,
-        name,
-        weights_dir=str(WEIGHTS),
-        cnn_methods="mobilenet_v2",
-        cnn_precision="float32",
-        collections_dir=str(collections_dir),
-        **settings,
-    ) as service:
+    with collections_service(log_dir, name, collections_dir, **settings) as service:
         yield service
 
 

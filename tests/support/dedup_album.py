@@ -64,9 +64,12 @@ def make_album(folder: Path) -> Album:
 
 
 @contextmanager
-def collections_service(log_dir: Path, name: str, store: Path) -> Iterator[Service]:
+def collections_service(
+    log_dir: Path, name: str, store: Path, **settings: str
+) -> Iterator[Service]:
     """The real gateway and worker with the shared MobileNetV2 weights (float32: no precision
-    measurement at start) and its collections stored under ``store``, not the user's home."""
+    measurement at start) and its collections stored under ``store``, not the user's home;
+    ``settings`` as ``running_service`` takes them."""
     require(WEIGHTS)
     with running_service(
         log_dir,
@@ -75,6 +78,7 @@ def collections_service(log_dir: Path, name: str, store: Path) -> Iterator[Servi
         cnn_methods="mobilenet_v2",
         cnn_precision="float32",
         collections_dir=str(store),
+        **settings,
     ) as service:
         yield service
 
