@@ -167,8 +167,10 @@ def _plain_jpeg(
     libjpeg-turbo decodes into the array itself, 0.45 ms sooner per photo. Both run libjpeg-turbo
     with its default (exact) DCT and upsampling: the pixels were the same, bit for bit, on 249
     JPEGs (the eval photos and flowers, 4:4:4, 4:2:2 and 4:2:0, baseline and progressive).
-    Only files that end with libjpeg's end-of-image marker come here: OpenCV fills a truncated
-    JPEG with grey where Pillow refuses it, and the refusal is what the client must hear.
+    Only files that end with libjpeg's end-of-image marker come here: libjpeg fills the rest of
+    a truncated JPEG with grey and only warns, and while this OpenCV build turns that into a
+    failure (None, then Pillow's refusal), the check does not leave the client's error to
+    the OpenCV version installed.
     """
     if image.format != "JPEG" or image.mode != "RGB" or enough_side is not None:
         return None

@@ -178,8 +178,8 @@ def test_a_jpeg_decodes_to_pillows_pixels_in_every_orientation(
 
 
 def test_a_jpeg_cut_short_by_its_last_bytes_is_still_refused() -> None:
-    """Only a JPEG that ends with its end-of-image marker takes OpenCV's way: OpenCV fills a
-    truncated file with grey instead of failing, Pillow refuses it."""
+    """Whole colour JPEGs take OpenCV's way; one that lost its last bytes is refused as
+    before, however little is missing (libjpeg itself fills the rest with grey)."""
     data = encode(_photo(), "JPEG", quality=90)
     error = _error(data[:-64])
     assert (error.status_code, error.code) == (422, ErrorCode.CORRUPT_IMAGE)
