@@ -51,6 +51,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from api.collections.store import CollectionStore  # noqa: E402
+from bench.clients import post_many  # noqa: E402
 from shared.methods import MethodName  # noqa: E402
 from shared.settings import Settings  # noqa: E402
 from tests.support.paths import WEIGHTS  # noqa: E402
@@ -194,27 +195,19 @@ def store_search_p50(folder: Path, queries: np.ndarray) -> float:
 async def index_all(url: str, jpegs: list[bytes], offset: int) -> float:
     """Send the JPEGs ``FILES_PER_REQUEST`` at a time from ``CLIENTS`` clients; wall seconds."""
     requests = [jpegs[i : i + FILES_PER_REQUEST] for i in range(0, len(jpegs), FILES_PER_REQUEST)]
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for index in range(len(requests)):
-        queue.put_nowait(index)
-    limits = httpx.Limits(max_connections=CLIENTS)
-    async with httpx.AsyncClient(timeout=600, limits=limits) as client:
 
-        async def one_client() -> None:
-            while not queue.empty():
-                index = queue.get_nowait()
-                files = [
-                    ("files", (f"{offset + index * FILES_PER_REQUEST + n}.jpg", data))
-                    for n, data in enumerate(requests[index])
-                ]
-                response = await client.post(url, files=files)
-                response.raise_for_status()
-                if response.json()["indexed"] != len(files):
-                    raise RuntimeError(f"not all indexed: {response.text[:500]}")
+    def files(index: int) -> list[tuple[str, tuple[str, bytes]]]:
+        return [
+            ("files", (f"{offset + index * FILES_PER_REQUEST + n}.jpg", data))
+            for n, data in enumerate(requests[index])
+        ]
 
-        started = time.perf_counter()
-        await asyncio.gather(*(one_client() for _ in range(CLIENTS)))
-        return time.perf_counter() - started
+    wall, _, bodies = await post_many(url, lambda _: {}, files, len(requests), CLIENTS)
+    if any(body["indexed"] != len(body["images"]) for body in bodies):
+        raise RuntimeError(
+            f"not all indexed: {[b for b in bodies if b['indexed'] != len(b['images'])]}"
+        )
+    return wall
 
 
 def batch_totals(client: httpx.Client) -> tuple[float, float]:

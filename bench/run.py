@@ -55,6 +55,7 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.clients import post_many  # noqa: E402
 from bench.collections_bench import bench_collections, print_collections  # noqa: E402
 from shared.methods import MethodName  # noqa: E402
 from shared.settings import Settings  # noqa: E402
@@ -369,32 +370,6 @@ def bench_forward_and_bf16(
 
 
 # ---- 3 and 4. HTTP: latency, throughput, cache hits -------------------------------------------
-
-
-async def post_many(
-    url: str, fields: Callable[[int], dict], files: Callable[[int], dict], count: int, clients: int
-) -> tuple[float, list[float], list[dict]]:
-    """``count`` requests from ``clients`` concurrent clients: wall time, latencies, bodies."""
-    latencies: list[float] = []
-    bodies: list[dict] = []
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for index in range(count):
-        queue.put_nowait(index)
-    limits = httpx.Limits(max_connections=clients)
-    async with httpx.AsyncClient(timeout=600, limits=limits) as client:
-
-        async def one_client() -> None:
-            while not queue.empty():
-                index = queue.get_nowait()
-                start = time.perf_counter()
-                response = await client.post(url, data=fields(index), files=files(index))
-                latencies.append(time.perf_counter() - start)
-                response.raise_for_status()
-                bodies.append(response.json())
-
-        started = time.perf_counter()
-        await asyncio.gather(*(one_client() for _ in range(clients)))
-        return time.perf_counter() - started, latencies, bodies
 
 
 def make_inputs(factory: ImageFactory, count: int) -> list[tuple[bytes, bytes]]:
