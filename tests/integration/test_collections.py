@@ -19,21 +19,11 @@ from PIL import Image
 
 from isc_client import Client
 from shared.collections import AddStatus, DuplicatesResult, SearchResult
-from tests.support.dedup_album import collections_service
+from tests.support.dedup_album import ALBUM_PHOTOS, collections_service, jpeg_copy
 from tests.support.paths import PHOTOS, SHARED, photo, require
 from tests.support.service import Service, running_service
 
-PHOTO_NAMES = ("cat.png", "dog_1.png", "parrot.jpg", "owl.jpg", "sunflower.png", "bird.png")
-
-
-def jpeg_copy(data: bytes, quality: int = 80, scale: float = 1.0) -> bytes:
-    """The same photo re-encoded as JPEG, optionally resized: other bytes, same picture."""
-    image = Image.open(io.BytesIO(data)).convert("RGB")
-    if scale != 1.0:
-        image = image.resize((round(image.width * scale), round(image.height * scale)))
-    out = io.BytesIO()
-    image.save(out, "JPEG", quality=quality)
-    return out.getvalue()
+PHOTO_NAMES = ALBUM_PHOTOS  # six real photos, one of each subject
 
 
 def start(log_dir: Path, name: str, collections_dir: Path, **settings: str) -> Iterator[Service]:
