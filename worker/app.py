@@ -22,7 +22,7 @@ from shared.collections import Embedding, EmbeddingModel
 from shared.errors import ErrorCode, ServiceError
 from shared.http_errors import install_error_handlers
 from shared.ignore_regions import parse_ignore_regions
-from shared.methods import ALL_METHODS, MethodChoice, MethodName
+from shared.methods import MethodChoice, MethodName
 from shared.schemas import (
     CompareAllResult,
     CompareResult,
@@ -97,7 +97,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     pixel_limiter = anyio.CapacityLimiter(
         processes or settings.pixel_threads or len(usable_cores())
     )
-    cnn_choices = {ALL_METHODS, *(cnn.name.value for cnn in registry.cnns)}
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -200,7 +199,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 body,
                 image_a_bytes,
                 options,
-                limiter=None if method.value in cnn_choices else pixel_limiter,
+                limiter=None if registry.needs_a_cnn(method.value) else pixel_limiter,
             )
         except ServiceError as error:
             metrics.comparisons.labels(method.value, error.code.value).inc()

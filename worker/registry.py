@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared.methods import METHOD_INFO, MethodName
+from shared.methods import ALL_METHODS, METHOD_INFO, MethodName
 from shared.schemas import MethodState, MethodStatus, WeightsSource, method_status
 from shared.settings import Settings
 from worker.cache import ByteBoundedLRU
@@ -36,6 +36,11 @@ class Registry:
                 None,
             )
         return method.availability()
+
+    def needs_a_cnn(self, choice: str) -> bool:
+        """Whether a request for ``choice`` (a method's name or ``all``) may run a loaded CNN:
+        such requests stay in the worker process, where the models and their batches are."""
+        return choice == ALL_METHODS or any(cnn.name.value == choice for cnn in self.cnns)
 
     def statuses(self) -> list[MethodStatus]:
         """Every method, in the order of ``MethodName``, as ``/methods`` lists them."""

@@ -264,7 +264,6 @@ class ComparisonService:
         self.offload = offload
         """Where comparisons without a CNN are computed instead of here (the pixel processes,
         ``worker.pixel_processes``); the result cache stays here, in front of it."""
-        self._cnn_choices = {ALL_METHODS, *(cnn.name.value for cnn in registry.cnns)}
         self.pair_runner = PairRunner(threads_per_core=settings.worker_threads)
         self.results: ByteBoundedLRU[CompareResult | CompareAllResult] = ByteBoundedLRU(
             settings.result_cache_bytes, _result_size
@@ -287,7 +286,7 @@ class ComparisonService:
             return _replayed(cached, _elapsed_ms(started))
         request = PairRequest(choice, uploads, options, orient)
         offload = self.offload
-        if offload is not None and choice not in self._cnn_choices:
+        if offload is not None and not self.registry.needs_a_cnn(choice):
             result, cacheable = offload(request)
         else:
             result, cacheable = self.compute(request)
