@@ -747,6 +747,14 @@ class UploadLimits(BaseModel):
         description="MIME types of the accepted formats.",
         examples=[["image/jpeg", "image/png", "image/webp", "image/gif", "image/bmp"]],
     )
+    max_request_bytes: int | None = Field(
+        None,
+        description="Largest request body, all its files and form fields together.",
+        examples=[42008576],
+    )
+    collection_max_files: int | None = Field(
+        None, description="Most files one request may add to a collection.", examples=[64]
+    )
 
 
 class MethodsResponse(BaseModel):

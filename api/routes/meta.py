@@ -11,6 +11,7 @@ from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.dependencies import SettingsDep, SupervisorDep, WorkerDep
+from api.uploads import max_body_bytes
 from shared.errors import ErrorCode, ErrorResponse, ServiceError
 from shared.image_header import ACCEPTED_MIME_TYPES
 from shared.methods import MethodName
@@ -45,6 +46,8 @@ async def list_methods(
         max_upload_bytes=settings.max_upload_bytes,
         max_image_pixels=settings.max_declared_pixels,  # larger ones are refused (413)
         accepted_types=list(ACCEPTED_MIME_TYPES),
+        max_request_bytes=max_body_bytes(settings),
+        collection_max_files=settings.collection_max_files,
     )
     return listing
 

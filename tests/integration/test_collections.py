@@ -270,6 +270,28 @@ def test_bad_requests_get_clear_json_errors(svc: Service) -> None:
         assert client.get("/api/v1/collections/twice").status_code == 404
 
 
+def test_too_many_files_is_413_at_the_limit_the_gateway_reports(svc: Service) -> None:
+    """The per-request limit in ``/api/v1/methods`` is the one enforced, so that a client (the
+    page's upload) can size its batches before sending any."""
+    with svc.client() as client:
+        limits = client.get("/api/v1/methods").json()["limits"]
+        limit = limits["collection_max_files"]
+        assert limits["max_request_bytes"] > 2 * limits["max_upload_bytes"]
+        create(client, "batches")
+        copy = jpeg_copy(photo("cat.png"), quality=30)
+        over = client.post(
+            "/api/v1/collections/batches/images",
+            files=[("files", (f"{n}.jpg", copy)) for n in range(limit + 1)],
+        )
+        assert over.status_code == 413
+        error = over.json()["error"]
+        assert error["code"] == "too_many_files"
+        assert error["detail"]["limit_files"] == limit
+        assert client.get("/api/v1/collections/batches").json()["images"] == 0
+        at_limit = add(client, "batches", [(f"{n}.jpg", copy) for n in range(limit)])
+        assert at_limit["indexed"] == 1 and at_limit["already_present"] == limit - 1
+
+
 def test_a_collection_survives_a_restart(log_dir: Path, tmp_path: Path) -> None:
     require(PHOTOS)
     files = [(name, photo(name)) for name in PHOTO_NAMES[:3]]

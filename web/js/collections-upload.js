@@ -3,10 +3,11 @@
 // one request, one batch at a time, with a progress bar, the count, the time left, and every
 // refused file listed with its reason while the others go on.
 //
-// The per-request limits are not in GET /api/v1/methods: a batch holds at most
-// FIRST_BATCH_FILES files and at most two files' worth of bytes (the gateway reads a body of two
-// files at the upload limit plus room for the form); a 413 that names a lower limit (its
-// `limit_files` or `limit_bytes`) shrinks the batches and the same files are sent again.
+// A batch holds at most FIRST_BATCH_FILES files, and no more than the gateway's per-request
+// limits from GET /api/v1/methods (`collection_max_files`, `max_request_bytes` less room for
+// the form; a gateway that does not report them is taken to read two files at the upload
+// limit); a 413 that names a lower limit (its `limit_files` or `limit_bytes`: a gateway behind
+// a proxy with its own) shrinks the batches and the same files are sent again.
 
 import { addImages } from "./collections-api.js";
 import { $, dropZone, el } from "./dom.js";
@@ -95,7 +96,7 @@ function enqueue(entries) {
     run = {
       collection: info.name, queue: [], total: 0, done: 0, bytesTotal: 0, bytesDone: 0, bytesSkipped: 0,
       counts: { indexed: 0, already_present: 0, refused: 0 }, refusedListed: 0, started: performance.now(),
-      maxFiles: FIRST_BATCH_FILES, maxBytes: 2 * (view.limits ? view.limits.max_upload_bytes : 20 * 1024 * 1024),
+      ...batchLimits(view.limits),
       unreachable: 0, stopped: false, finished: false,
     };
     $("upload-refused").replaceChildren();
@@ -115,6 +116,16 @@ function enqueue(entries) {
     }
   }
   showProgress();
+}
+
+/** The first batches' limits: the gateway's own where it reports them. */
+function batchLimits(limits) {
+  const reported = limits || {};
+  const maxFiles = Math.min(FIRST_BATCH_FILES, reported.collection_max_files || FIRST_BATCH_FILES);
+  const maxBytes = reported.max_request_bytes
+    ? reported.max_request_bytes - FORM_ROOM
+    : 2 * (reported.max_upload_bytes || 20 * 1024 * 1024);
+  return { maxFiles, maxBytes: Math.max(1, maxBytes) };
 }
 
 function takeBatch(current) {
