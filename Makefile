@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 CONSTRAINTS := constraints.txt
 PIP_INSTALL := $(BIN)/python -m pip install --quiet -c $(CONSTRAINTS)
 
-.PHONY: run test lint format bench calibrate embedding-study constraints clean
+.PHONY: run test lint format bench bench-revision calibrate embedding-study constraints clean
 
 $(BIN)/python:
 	@echo "make: creating the virtual environment $(VENV) with $(PYTHON)"
@@ -50,6 +50,11 @@ format: $(VENV)/.installed-test
 ## Benchmark against baselines measured in the same run (a few minutes; JSON in bench/results/).
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/run.py
+
+## One method's throughput against an earlier revision, same run: make bench-revision REV=3b8314c
+METHOD ?= mobilenet_v2
+bench-revision: $(VENV)/.installed-test
+	$(BIN)/python bench/against_revision.py $(REV) --method $(METHOD)
 
 ## Derive the verdict thresholds from data (writes worker/calibration.json).
 calibrate: $(VENV)/.installed-test
