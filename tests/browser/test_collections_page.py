@@ -88,6 +88,18 @@ def add_by_api(svc: Service, name: str, files: list[tuple[str, bytes]]) -> None:
             assert added.status_code == 200 and added.json()["refused"] == 0, added.text
 
 
+def add_answers(page: Page, name: str) -> list[int]:
+    """The statuses of the page's adds to collection ``name`` from now on, in order."""
+    answers: list[int] = []
+    page.on(
+        "response",
+        lambda r: (
+            answers.append(r.status) if r.url.endswith(f"/collections/{name}/images") else None
+        ),
+    )
+    return answers
+
+
 def test_upload_search_and_open_a_hit_as_a_pair(page: Page, svc: Service, output_dir: Path) -> None:
     open_collections(page, svc)
     expect(page.locator("#collections-empty")).to_be_visible()
@@ -101,13 +113,7 @@ def test_upload_search_and_open_a_hit_as_a_pair(page: Page, svc: Service, output
           .textContent)).observe(document.getElementById('upload-status'),
           { childList: true, characterData: true, subtree: true }); }"""
     )
-    answers: list[int] = []
-    page.on(
-        "response",
-        lambda r: (
-            answers.append(r.status) if r.url.endswith("/collections/photos/images") else None
-        ),
-    )
+    answers = add_answers(page, "photos")
     page.set_input_files("#add-files", files=photos())
     status = page.locator("#upload-status")
     expect(status).to_contain_text("Done: 9 of 9 files", timeout=120_000)
@@ -199,13 +205,7 @@ def test_a_gateway_that_reports_no_batch_limits_is_followed_after_its_413(
     page.route("**/api/v1/methods", without_batch_limits)
     open_collections(page, svc)
     create(page, "learned")
-    answers: list[int] = []
-    page.on(
-        "response",
-        lambda r: (
-            answers.append(r.status) if r.url.endswith("/collections/learned/images") else None
-        ),
-    )
+    answers = add_answers(page, "learned")
     page.set_input_files("#add-files", files=photos())
     expect(page.locator("#upload-status")).to_contain_text("Done: 9 of 9 files", timeout=120_000)
     expect(page.locator("#upload-status")).to_contain_text("7 indexed, 0 already there, 2 refused")
