@@ -17,8 +17,8 @@ import httpx
 from pydantic import ValidationError
 
 from api.worker_answer import WorkerAnswer
-from shared.collections import Embedding, EmbeddingModel
-from shared.errors import ErrorCode, ErrorResponse, ServiceError
+from shared.collections import Embedding, EmbeddingBatch, EmbeddingModel, EmbeddingOutcome
+from shared.errors import ErrorCode, ErrorInfo, ErrorResponse, ServiceError
 from shared.schemas import HeatmapFormat, MethodsResponse, WorkerHealth
 from shared.settings import Settings
 
@@ -49,6 +49,16 @@ class WorkerLocator(Protocol):
 async def _one_after_the_other(*parts: bytes) -> AsyncIterator[bytes]:
     for part in parts:
         yield part
+
+
+def _embedding_or_error(outcome: EmbeddingOutcome) -> Embedding | ServiceError:
+    if outcome.embedding is not None:
+        return outcome.embedding
+    error = outcome.error or ErrorInfo(
+        code=ErrorCode.WORKER_UNAVAILABLE,
+        message="The model worker sent neither embedding nor error.",
+    )
+    return ServiceError(error.code, error.message, error.detail)
 
 
 class WorkerClient:
@@ -256,3 +266,33 @@ class WorkerClient:
         )
         self._raise_for_error(response)
         return Embedding.model_validate_json(response.content)
+
+    async def embed_many(
+        self,
+        method: str,
+        images: list[bytes],
+        request_id: str | None = None,
+        thumbnail: bool = False,
+    ) -> list[Embedding | ServiceError]:
+        """Checked images' canonical embeddings in one hop, sent one after the other as the raw
+        body with their lengths in the query; a file the worker cannot embed gets its own
+        ``ServiceError``, and what fails for all of them raises."""
+        headers = {
+            "Content-Type": "application/octet-stream",
+            "Content-Length": str(sum(len(image) for image in images)),
+        }
+        if request_id:
+            headers["X-Request-ID"] = request_id
+        params = {"sizes": ",".join(str(len(image)) for image in images)}
+        if thumbnail:
+            params["thumbnail"] = "true"
+        response = await self._request(
+            "POST",
+            f"/v1/embed/{method}/many",
+            params=params,
+            headers=headers,
+            content=lambda: _one_after_the_other(*images),
+        )
+        self._raise_for_error(response)
+        outcomes = EmbeddingBatch.model_validate_json(response.content).outcomes
+        return [_embedding_or_error(outcome) for outcome in outcomes]

@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field, field_validator
 
+from shared.errors import ErrorInfo
 from shared.methods import METHOD_INFO, MethodFamily, MethodName
 from shared.schemas import Verdict
 
@@ -75,6 +76,19 @@ class Embedding(EmbeddingModel):
     thumbnail: str | None = Field(
         None, description="JPEG data URL, longest side at most 256 px, when asked for."
     )
+
+
+class EmbeddingOutcome(BaseModel):
+    """One file of several sent at once: its embedding, or why it has none."""
+
+    embedding: Embedding | None = None
+    error: ErrorInfo | None = None
+
+
+class EmbeddingBatch(BaseModel):
+    """The worker's answer to several files sent at once: one outcome per file, in order."""
+
+    outcomes: list[EmbeddingOutcome]
 
 
 class CollectionCreate(BaseModel):

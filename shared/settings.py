@@ -248,6 +248,11 @@ class Settings(BaseSettings):
         urls = [self.worker_url or "", *self.worker_urls.split(",")]
         return [url.strip().rstrip("/") for url in urls if url.strip()]
 
+    def worker_body_bytes(self) -> int:
+        """The largest body the worker reads: two files at the upload limit (a pair; a
+        collection's add is sent in as many bodies as it takes)."""
+        return 2 * self.max_upload_bytes
+
     def cnn_method_names(self) -> list[str]:
         """The configured CNNs, in the order given."""
         return [name.strip() for name in self.cnn_methods.split(",") if name.strip()]

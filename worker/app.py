@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import itertools
 import logging
 import os
 import threading
@@ -18,7 +19,7 @@ from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shared.body_limit import BodySizeLimitMiddleware
-from shared.collections import Embedding, EmbeddingModel
+from shared.collections import Embedding, EmbeddingBatch, EmbeddingModel, EmbeddingOutcome
 from shared.errors import ErrorCode, ServiceError
 from shared.http_errors import install_error_handlers
 from shared.ignore_regions import parse_ignore_regions
@@ -114,7 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Image Similarity Checker - model worker", lifespan=lifespan)
     install_error_handlers(app)
     # The gateway checks every upload; the worker still refuses what no gateway would send.
-    app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=2 * settings.max_upload_bytes)
+    app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=settings.worker_body_bytes())
 
     # Health, methods and metrics are async: they answer from the event loop even while every
     # compute thread is busy, so a busy worker is never mistaken for a wedged one.
@@ -219,6 +220,35 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """One image as the raw body (checked by the gateway) -> its canonical embedding."""
         body = await request.body()  # bounded by BodySizeLimitMiddleware
         return await anyio.to_thread.run_sync(embedder.embed, method, body, thumbnail)
+
+    @app.post("/v1/embed/{method}/many", response_model=EmbeddingBatch)
+    async def embed_many(
+        method: MethodName,
+        request: Request,
+        sizes: Annotated[str, Query(pattern=r"^\d+(,\d+)*$")],
+        thumbnail: Annotated[bool, Query()] = False,
+    ) -> EmbeddingBatch:
+        """Several images as one raw body, one after the other, their lengths in ``sizes``:
+        one hop for all the files of a collection's add, and one submission to the batcher, so
+        that they share forward passes. Each file gets its embedding or its own error."""
+        body = await request.body()  # bounded by BodySizeLimitMiddleware
+        lengths = [int(size) for size in sizes.split(",")]
+        if sum(lengths) != len(body):
+            raise ServiceError(
+                ErrorCode.MALFORMED_REQUEST,
+                f"sizes add up to {sum(lengths)} bytes; the body has {len(body)}.",
+            )
+        offsets = [0, *itertools.accumulate(lengths)]
+        files = [body[start:end] for start, end in itertools.pairwise(offsets)]
+        outcomes = await anyio.to_thread.run_sync(embedder.embed_many, method, files, thumbnail)
+        return EmbeddingBatch(
+            outcomes=[
+                EmbeddingOutcome(error=outcome.to_response().error)
+                if isinstance(outcome, ServiceError)
+                else EmbeddingOutcome(embedding=outcome)
+                for outcome in outcomes
+            ]
+        )
 
     def compare_json(choice: str, body: bytes, split: int, options: CompareOptions) -> bytes:
         # Split (two copies of up to 20 MB) and serialised once, by pydantic-core, in the

@@ -80,29 +80,60 @@ class Embedder:
     def embed(self, method: MethodName, data: bytes, with_thumbnail: bool = False) -> Embedding:
         """Decode ``data`` and embed it (and make its thumbnail when asked); ``ServiceError``
         for a file that is no sound image."""
+        (outcome,) = self.embed_many(method, [data], with_thumbnail)
+        if isinstance(outcome, ServiceError):
+            raise outcome
+        return outcome
+
+    def embed_many(
+        self, method: MethodName, files: list[bytes], with_thumbnail: bool = False
+    ) -> list[Embedding | ServiceError]:
+        """Each file's embedding, or the ``ServiceError`` that says why the file is no sound
+        image: one bad file never costs the others theirs. The decoded images go to the network
+        together, so that they share forward passes. What fails for all of them (the network
+        not ready, a forward pass that failed or timed out) raises."""
         cnn = self._ready_cnn(method)
-        image = decode_image(
-            data,
-            "image",
-            self.settings.max_image_pixels,
-            enough_side=cnn.decode_side,
-            digest=digest_of(data),
-        )
-        vector = cnn.embed(image)
+        decoded: list[DecodedImage | ServiceError] = []
+        for data in files:
+            try:
+                decoded.append(
+                    decode_image(
+                        data,
+                        "image",
+                        self.settings.max_image_pixels,
+                        enough_side=cnn.decode_side,
+                        digest=digest_of(data),
+                    )
+                )
+            except ServiceError as error:
+                decoded.append(error)
+        images = [image for image in decoded if isinstance(image, DecodedImage)]
+        vectors = iter(cnn.embed_many(images) if images else [])
         key = cnn.availability().calibration_key
-        with self._lock:
-            self._dimensions[method] = int(vector.shape[0])
-        return Embedding(
-            method=method,
-            dimensions=int(vector.shape[0]),
-            weights_key=key,
-            near_duplicate_threshold=_near_duplicate_bound(key),
-            **_verdicts(key),
-            vector=vector.astype(np.float64).tolist(),
-            width=image.info.width,
-            height=image.info.height,
-            thumbnail=thumbnail(image) if with_thumbnail else None,
-        )
+        outcomes: list[Embedding | ServiceError] = []
+        for image in decoded:
+            if isinstance(image, ServiceError):
+                outcomes.append(image)
+                continue
+            vector = next(vectors)
+            outcomes.append(
+                Embedding(
+                    method=method,
+                    dimensions=int(vector.shape[0]),
+                    weights_key=key,
+                    near_duplicate_threshold=_near_duplicate_bound(key),
+                    **_verdicts(key),
+                    vector=vector.astype(np.float64).tolist(),
+                    width=image.info.width,
+                    height=image.info.height,
+                    thumbnail=thumbnail(image) if with_thumbnail else None,
+                )
+            )
+        embedded = [outcome for outcome in outcomes if isinstance(outcome, Embedding)]
+        if embedded:
+            with self._lock:
+                self._dimensions[method] = embedded[0].dimensions
+        return outcomes
 
 
 def _verdicts(calibration_key: str | None) -> dict[str, object]:

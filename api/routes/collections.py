@@ -263,7 +263,7 @@ async def add_images(
     todo = {image: entry for image, entry in accepted.items() if image not in present}
     for image in present:
         outcomes[accepted[image][0]].status = AddStatus.ALREADY_PRESENT
-    embeddings = await _embed_all(worker, collection, todo, request_id_of(request.scope))
+    embeddings = await _embed_all(worker, collection, todo, request_id_of(request.scope), settings)
     points = []
     for image, result in embeddings.items():
         index, data = todo[image]
@@ -306,22 +306,45 @@ async def _embed_all(
     collection: StoredCollection,
     todo: dict[str, tuple[int, bytes]],
     request_id: str,
+    settings: Settings,
 ) -> dict[str, Embedding | ServiceError]:
-    """Embed every file at once (the worker batches them into shared forward passes); a file's
-    own error is kept for it, a failure of the service fails the request."""
+    """Embed every file in as few hops as the worker's body limit allows (``worker_chunks``),
+    the hops at once; the worker submits each hop's images to its batcher together (one hop
+    per image formed forward passes of 3.9 images on average under 8 indexing clients, one per
+    request 14.6). A file's own error is kept for it; a failure of the service fails the
+    request."""
 
-    async def one(data: bytes) -> Embedding | ServiceError:
+    async def one(images: list[bytes]) -> list[Embedding | ServiceError]:
         try:
-            return await worker.embed(
-                collection.method, data, request_id, thumbnail=collection.thumbnails
+            return await worker.embed_many(
+                collection.method, images, request_id, thumbnail=collection.thumbnails
             )
         except ServiceError as error:
             if error.code in BATCH_ERRORS:
                 raise
-            return error
+            return [error] * len(images)
 
-    results = await asyncio.gather(*(one(data) for _, data in todo.values()))
-    return dict(zip(todo, results, strict=True))
+    ids = list(todo)
+    chunks = worker_chunks([todo[image][1] for image in ids], settings.worker_body_bytes())
+    answers = await asyncio.gather(*(one([todo[ids[i]][1] for i in chunk]) for chunk in chunks))
+    results: dict[str, Embedding | ServiceError] = {}
+    for chunk, answer in zip(chunks, answers, strict=True):
+        results.update({ids[i]: outcome for i, outcome in zip(chunk, answer, strict=True)})
+    return results
+
+
+def worker_chunks(files: list[bytes], max_bytes: int) -> list[list[int]]:
+    """The files' indices in order, grouped so that each group's bytes stay within
+    ``max_bytes`` (a file larger than that alone in its group)."""
+    chunks: list[list[int]] = []
+    size = 0
+    for index, data in enumerate(files):
+        if not chunks or size + len(data) > max_bytes:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(index)
+        size += len(data)
+    return chunks
 
 
 @router.post(

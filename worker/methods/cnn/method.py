@@ -163,7 +163,12 @@ class CnnMethod:
     def embed(self, image: DecodedImage) -> np.ndarray:
         """The image's canonical embedding (unit length): the vector ``compare`` uses, served
         from the embedding cache when the image was seen before, in any pair."""
-        return self.feature_maps([image.pixels], [image.digest]).embeddings[0]
+        return self.embed_many([image])[0]
+
+    def embed_many(self, images: list[DecodedImage]) -> list[np.ndarray]:
+        """Each image's canonical embedding, the images submitted to the batcher together, so
+        that they share forward passes (with each other and with concurrent requests)."""
+        return self.feature_maps([i.pixels for i in images], [i.digest for i in images]).embeddings
 
     def compare(self, a: DecodedImage, b: DecodedImage, options: CompareOptions) -> Comparison:
         """Cosine of the canonical embeddings. Primary map: for each place in A, the distance to
