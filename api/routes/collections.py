@@ -1,7 +1,8 @@
 """``/api/v1/collections``: named sets of indexed images, searched by image and deduplicated.
 
-The gateway checks each upload as for compare and has the worker embed it (``POST /v1/embed``);
-the vectors are kept in the one store beside the gateway (``api.collections.store``), so workers
+The gateway checks each upload as for compare and has the worker embed it (``POST /v1/embed``
+for a search's query, ``POST /v1/embed/{method}/many`` for all the files of an add); the
+vectors are kept in the one store beside the gateway (``api.collections.store``), so workers
 stay stateless. Every store call and the duplicate grouping run in a thread.
 """
 
