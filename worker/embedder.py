@@ -93,47 +93,54 @@ class Embedder:
         together, so that they share forward passes. What fails for all of them (the network
         not ready, a forward pass that failed or timed out) raises."""
         cnn = self._ready_cnn(method)
-        decoded: list[DecodedImage | ServiceError] = []
-        for data in files:
-            try:
-                decoded.append(
-                    decode_image(
-                        data,
-                        "image",
-                        self.settings.max_image_pixels,
-                        enough_side=cnn.decode_side,
-                        digest=digest_of(data),
-                    )
-                )
-            except ServiceError as error:
-                decoded.append(error)
-        images = [image for image in decoded if isinstance(image, DecodedImage)]
+        decoded = [self._decoded(cnn, data) for data in files]
+        images = [item for item in decoded if isinstance(item, DecodedImage)]
         vectors = iter(cnn.embed_many(images) if images else [])
         key = cnn.availability().calibration_key
-        outcomes: list[Embedding | ServiceError] = []
-        for image in decoded:
-            if isinstance(image, ServiceError):
-                outcomes.append(image)
-                continue
-            vector = next(vectors)
-            outcomes.append(
-                Embedding(
-                    method=method,
-                    dimensions=int(vector.shape[0]),
-                    weights_key=key,
-                    near_duplicate_threshold=_near_duplicate_bound(key),
-                    **_verdicts(key),
-                    vector=vector.astype(np.float64).tolist(),
-                    width=image.info.width,
-                    height=image.info.height,
-                    thumbnail=thumbnail(image) if with_thumbnail else None,
-                )
-            )
+        model = {
+            "method": method,
+            "weights_key": key,
+            "near_duplicate_threshold": _near_duplicate_bound(key),
+            **_verdicts(key),
+        }
+        outcomes = [
+            item
+            if isinstance(item, ServiceError)
+            else _embedding(model, item, next(vectors), with_thumbnail)
+            for item in decoded
+        ]
         embedded = [outcome for outcome in outcomes if isinstance(outcome, Embedding)]
         if embedded:
             with self._lock:
                 self._dimensions[method] = embedded[0].dimensions
         return outcomes
+
+    def _decoded(self, cnn: CnnMethod, data: bytes) -> DecodedImage | ServiceError:
+        """The file decoded as far as ``cnn`` needs, or why it cannot be."""
+        try:
+            return decode_image(
+                data,
+                "image",
+                self.settings.max_image_pixels,
+                enough_side=cnn.decode_side,
+                digest=digest_of(data),
+            )
+        except ServiceError as error:
+            return error
+
+
+def _embedding(
+    model: dict[str, object], image: DecodedImage, vector: np.ndarray, with_thumbnail: bool
+) -> Embedding:
+    """One image's answer: its vector and size beside what the network's vectors are."""
+    return Embedding(
+        **model,
+        dimensions=int(vector.shape[0]),
+        vector=vector.astype(np.float64).tolist(),
+        width=image.info.width,
+        height=image.info.height,
+        thumbnail=thumbnail(image) if with_thumbnail else None,
+    )
 
 
 def _verdicts(calibration_key: str | None) -> dict[str, object]:
