@@ -106,7 +106,7 @@ def test_worker_killed_during_a_request_gives_503_and_recovers(log_dir) -> None:
         error = assert_error(pending["response"], 503, "worker_unavailable")
         assert "Try again" in error["message"]
         assert pending["response"].headers["Retry-After"] == "1"
-        health = service.wait_for_worker("ready", timeout=60)
+        health = service.wait_for_worker("ready", timeout=60, restarts=1)
         assert health["worker_restarts"] == 1
         with service.client() as client:
             again = client.post(

@@ -51,7 +51,7 @@ def test_killed_worker_gives_503_then_the_service_recovers(log_dir) -> None:
         assert time.monotonic() - started < 10  # answered, not hung
         error = assert_error(response, 503, "worker_unavailable")
         assert "Try again" in error["message"]
-        health = service.wait_for_worker("ready", timeout=60)
+        health = service.wait_for_worker("ready", timeout=60, restarts=1)
         assert health["worker_restarts"] == 1
         assert health["worker_pid"] != worker_pid
         with service.client() as client:

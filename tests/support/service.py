@@ -69,8 +69,12 @@ class Service:
         """The current ``/health`` report."""
         return httpx.get(f"{self.base_url}/health", timeout=10).json()
 
-    def wait_for_worker(self, state: str = "ready", timeout: float = START_TIMEOUT_S) -> dict:
-        """Poll ``/health`` until the worker reaches ``state``."""
+    def wait_for_worker(
+        self, state: str = "ready", timeout: float = START_TIMEOUT_S, restarts: int = 0
+    ) -> dict:
+        """Poll ``/health`` until the worker reaches ``state`` after at least ``restarts``
+        restarts: right after a worker was killed, ``/health`` may still say ``ready`` for the
+        instant before the gateway has seen it exit."""
         deadline = time.monotonic() + timeout
         last: dict | str = "no answer"
         while time.monotonic() < deadline:
@@ -78,7 +82,7 @@ class Service:
                 raise RuntimeError(f"gateway exited early:\n{self.log_tail()}")
             try:
                 last = self.health()
-                if last.get("worker") == state:
+                if last.get("worker") == state and last.get("worker_restarts", 0) >= restarts:
                     return last
             except httpx.HTTPError as exc:
                 last = repr(exc)
