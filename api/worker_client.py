@@ -295,4 +295,9 @@ class WorkerClient:
         )
         self._raise_for_error(response)
         outcomes = EmbeddingBatch.model_validate_json(response.content).outcomes
+        if len(outcomes) != len(images):
+            raise ServiceError(
+                ErrorCode.WORKER_UNAVAILABLE,
+                f"The model worker answered {len(outcomes)} outcomes for {len(images)} images.",
+            )
         return [_embedding_or_error(outcome) for outcome in outcomes]

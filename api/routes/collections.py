@@ -328,10 +328,9 @@ async def _embed_all(
     ids = list(todo)
     chunks = worker_chunks([todo[image][1] for image in ids], settings.worker_body_bytes())
     answers = await asyncio.gather(*(one([todo[ids[i]][1] for i in chunk]) for chunk in chunks))
-    results: dict[str, Embedding | ServiceError] = {}
-    for chunk, answer in zip(chunks, answers, strict=True):
-        results.update({ids[i]: outcome for i, outcome in zip(chunk, answer, strict=True)})
-    return results
+    # The chunks cover the files in order, so the answers joined are in the files' order.
+    outcomes = [outcome for answer in answers for outcome in answer]
+    return dict(zip(ids, outcomes, strict=True))
 
 
 def worker_chunks(files: list[bytes], max_bytes: int) -> list[list[int]]:
