@@ -19,8 +19,9 @@ MULTIPART_OVERHEAD_BYTES = 64 * 1024
 
 
 def max_body_bytes(settings: Settings) -> int:
-    """The largest comparison body the gateway reads: two files at the limit and their form."""
-    return 2 * settings.max_upload_bytes + MULTIPART_OVERHEAD_BYTES
+    """The largest comparison body the gateway reads: the two files it passes on to the worker
+    (``Settings.worker_body_bytes``) and their form."""
+    return settings.worker_body_bytes() + MULTIPART_OVERHEAD_BYTES
 
 
 @dataclass(frozen=True)
